@@ -1,0 +1,261 @@
+"""JAX/Flax port: every mask comes from a key that the code splits and passes explicitly.
+
+Keys are new-style typed keys (``jax.random.key``), with the PRNG implementation from
+``Config.prng_impl`` ("threefry2x32", JAX's default, or "rbg", cheaper on some devices).
+
+Variant "scratch" is a pure function of the common params dict using the hand-written dropout;
+"builtin" is a ``flax.linen`` module with ``linen.Dropout``. Linen, not nnx, because its
+functional ``apply(..., rngs={"dropout": key})`` keeps the key an explicit argument of a pure
+train step, exactly as in the scratch variant; nnx keeps its RNG state inside the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import flax.linen as linen
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from common.config import Config, check_rate
+from common.masks import keep_threshold, mask_shape
+from common.params import Params
+from common.trainer import TrainerBase
+
+NAME = "jax"
+VARIANTS = ("scratch", "builtin")
+DTYPES = ("float16", "bfloat16", "float32")
+
+
+def versions() -> dict[str, str]:
+    import flax
+    import jaxlib
+
+    return {
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+    }
+
+
+def devices() -> list[str]:
+    return [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
+
+
+def resolve_device(device: str) -> jax.Device:
+    """The first JAX device of a platform: "cpu", or "gpu"/"cuda"; none is a clear error."""
+    platform = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}.get(device)
+    if platform is None:
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'gpu'")
+    try:
+        return jax.devices(platform)[0]
+    except RuntimeError as err:
+        raise ValueError(
+            f"device {device!r} asked for, but this jax {jax.__version__} has none: {err}"
+        ) from err
+
+
+def make_rng(seed: int, device: str = "cpu", *, impl: str = "threefry2x32") -> jax.Array:
+    """A typed PRNG key; JAX has no hidden state, so every draw must be handed a key of its own."""
+    return jax.device_put(jax.random.key(seed, impl=impl), resolve_device(device))
+
+
+def asarray(a: object, dtype: str | None = None, device: str | None = None) -> jax.Array:
+    if dtype is not None and dtype not in DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; supported: {DTYPES}")
+    return jax.device_put(jnp.asarray(a, dtype=dtype), resolve_device(device or "cpu"))
+
+
+def to_numpy(x: jax.Array) -> np.ndarray:
+    """x on the host; bfloat16, which NumPy lacks, comes back as float32 as in the torch port."""
+    x = np.asarray(x)
+    return x.astype(np.float32) if x.dtype == jnp.bfloat16 else x
+
+
+def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
+    """The chapter's ``mask * X / (1 - p)`` in x's dtype; jax.grad gives mask / (1 - p)."""
+    return x * keep / (1.0 - p)
+
+
+def dropout(
+    x: jax.Array,
+    p: float,
+    key: jax.Array,
+    *,
+    training: bool = True,
+    broadcast_dims: tuple[int, ...] = (),
+) -> jax.Array:
+    """Inverted dropout; pure: the same key gives the same mask. p must be a static Python number."""
+    p = check_rate(p)  # raises at trace time, so a bad rate never reaches compiled code
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+    shape = mask_shape(x.shape, broadcast_dims)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
+    keep = jax.random.bits(key, shape, jnp.uint32) < jnp.uint32(keep_threshold(p))
+    return apply_keep(x, keep, p)
+
+
+def builtin_dropout(
+    x: jax.Array,
+    p: float,
+    key: jax.Array,
+    *,
+    training: bool = True,
+    broadcast_dims: tuple[int, ...] = (),
+) -> jax.Array:
+    """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours."""
+    p = check_rate(p)  # linen.Dropout itself accepts any rate
+    layer = linen.Dropout(p, broadcast_dims=tuple(broadcast_dims), deterministic=not training)
+    return layer.apply({}, jnp.asarray(x), rngs={"dropout": key})
+
+
+def mlp(
+    params: Params,
+    x: jax.Array,
+    rates: tuple[float, ...],
+    *,
+    key: jax.Array | None = None,
+    masks: list[jax.Array] | None = None,
+) -> jax.Array:
+    """The scratch variant: dropout is on when a key (or injected masks) is given, off otherwise."""
+    layers = len(rates) + 1
+    for i, p in enumerate(rates, start=1):
+        x = jax.nn.relu(x @ params[f"W{i}"] + params[f"b{i}"])
+        if masks is not None:
+            x = apply_keep(x, masks[i - 1], p)
+        elif key is not None:
+            x = dropout(x, p, jax.random.fold_in(key, i))  # one key per layer, never shared
+    return x @ params[f"W{layers}"] + params[f"b{layers}"]
+
+
+class FlaxMLP(linen.Module):
+    """The builtin variant: Dense-ReLU-Dropout per hidden layer, as the chapter's concise version."""
+
+    hiddens: tuple[int, ...]
+    rates: tuple[float, ...]
+    outputs: int
+
+    @linen.compact
+    def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+        for width, p in zip(self.hiddens, self.rates, strict=True):
+            x = linen.relu(linen.Dense(width)(x))
+            x = linen.Dropout(p, deterministic=not train)(x)
+        return linen.Dense(self.outputs)(x)
+
+
+def to_flax(params: Params) -> dict[str, Any]:
+    """Common layout -> linen's; Dense kernels are (in, out) like ours, so only names change."""
+    layers = len(params) // 2
+    return {
+        f"Dense_{i - 1}": {"kernel": params[f"W{i}"], "bias": params[f"b{i}"]} for i in range(1, layers + 1)
+    }
+
+
+def from_flax(flax_params: dict[str, Any]) -> Params:
+    params = {}
+    for i in range(1, len(flax_params) + 1):
+        params[f"W{i}"] = flax_params[f"Dense_{i - 1}"]["kernel"]
+        params[f"b{i}"] = flax_params[f"Dense_{i - 1}"]["bias"]
+    return params
+
+
+Forward = Callable[..., jax.Array]  # (params, x, key=None, masks=None) -> logits
+
+
+class Trainer(TrainerBase):
+    """A jitted, pure SGD step (optax.sgd) whose state carries the key, split afresh every step."""
+
+    VARIANTS = VARIANTS
+    resolve_device = staticmethod(resolve_device)
+
+    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
+        super().__init__(cfg, params, variant=variant, device=device)
+        self.forward = self._make_forward(cfg, variant)
+        self.optimizer = optax.sgd(cfg.lr)
+        model_params = self.put(self.initial_params)
+        if variant == "builtin":
+            model_params = to_flax(model_params)
+        key = make_rng(cfg.seed, device, impl=cfg.prng_impl)
+        self.state = (model_params, self.optimizer.init(model_params), key)
+
+    @staticmethod
+    def _make_forward(cfg: Config, variant: str) -> Forward:
+        if variant == "scratch":
+            return partial(mlp, rates=cfg.dropouts)
+        model = FlaxMLP(cfg.num_hiddens, cfg.dropouts, cfg.num_outputs)
+
+        def forward(params: Any, x: jax.Array, key: jax.Array | None = None, masks: None = None) -> jax.Array:
+            if key is None:
+                return model.apply({"params": params}, x, train=False)
+            return model.apply({"params": params}, x, train=True, rngs={"dropout": key})
+
+        return forward
+
+    def put(self, array: Any) -> Any:
+        return jax.device_put(array, self.device)
+
+    def get_params(self) -> Params:
+        params = self.state[0]
+        if self.variant == "builtin":
+            params = from_flax(params)
+        return {name: np.array(value) for name, value in params.items()}
+
+    def _step(
+        self, x: jax.Array, y: jax.Array, masks: list[np.ndarray] | None
+    ) -> tuple[jax.Array, jax.Array]:
+        injected = None if masks is None else self.put(masks)
+        self.state, loss, correct = self._jit_step(self.state, x, y, injected)
+        return loss, correct
+
+    def _evaluate(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self._jit_evaluate(self.state[0], x, y)
+
+    def train_epoch(self, x: jax.Array, y: jax.Array, batches: list[np.ndarray]) -> tuple[float, float]:
+        """The full batches in one lax.scan on the device, then the short last batch (if any)."""
+        full = [idx for idx in batches if len(idx) == self.cfg.batch_size]
+        rest = batches[len(full) :]
+        self.state, loss_sum, correct = self._jit_scan(self.state, x, y, self.put(np.stack(full)))
+        for idx in rest:
+            loss, hits = self._step(x[idx], y[idx], None)
+            loss_sum, correct = loss_sum + loss * len(idx), correct + hits
+        count = sum(len(idx) for idx in batches)
+        return float(loss_sum) / count, float(correct) / count
+
+    @partial(jax.jit, static_argnums=0)
+    def _jit_step(self, state: tuple, x: jax.Array, y: jax.Array, masks: list[jax.Array] | None):
+        params, opt_state, key = state
+        key, step_key = jax.random.split(key)
+
+        def loss_fn(params: Any) -> tuple[jax.Array, jax.Array]:
+            logits = self.forward(params, x, key=step_key, masks=masks)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = self.optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        correct = jnp.sum(jnp.argmax(logits, axis=1) == y)
+        return (params, opt_state, key), loss, correct
+
+    @partial(jax.jit, static_argnums=0)
+    def _jit_scan(self, state: tuple, x: jax.Array, y: jax.Array, batches: jax.Array):
+        def body(state: tuple, idx: jax.Array) -> tuple[tuple, tuple[jax.Array, jax.Array]]:
+            state, loss, correct = self._jit_step(state, x[idx], y[idx], None)
+            return state, (loss, correct)
+
+        state, (losses, corrects) = jax.lax.scan(body, state, batches)
+        return state, jnp.sum(losses) * batches.shape[1], jnp.sum(corrects)
+
+    @partial(jax.jit, static_argnums=0)
+    def _jit_evaluate(self, params: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        logits = self.forward(params, x)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)

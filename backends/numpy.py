@@ -1,0 +1,153 @@
+"""NumPy port: the chapter's from-scratch dropout and MLP, with forward and backward by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from common.config import Config, check_rate
+from common.masks import keep_threshold, mask_shape
+from common.params import Params
+from common.trainer import TrainerBase
+
+NAME = "numpy"
+VARIANTS = ("scratch",)
+DTYPES = ("float16", "float32", "float64")
+
+
+def versions() -> dict[str, str]:
+    return {"numpy": np.__version__}
+
+
+def devices() -> list[str]:
+    return ["cpu"]
+
+
+def make_rng(seed: int, device: str = "cpu") -> np.random.Generator:
+    Trainer.resolve_device(device)
+    return np.random.default_rng(seed)
+
+
+def asarray(a: object, dtype: str | None = None, device: str | None = None) -> np.ndarray:
+    Trainer.resolve_device(device or "cpu")
+    if dtype is not None and dtype not in DTYPES:
+        raise TypeError(f"NumPy has no dtype {dtype!r} here; supported: {DTYPES}")
+    return np.asarray(a, dtype=dtype)
+
+
+def to_numpy(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x)
+
+
+def keep_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> np.ndarray:
+    """Bool mask, True with probability 1 - p to within 2^-32, from 8 random bits per element.
+
+    An element's 32-bit draw is compared with the threshold byte by byte: the top byte alone
+    decides unless it equals the threshold's (1 time in 256), and only those ties draw 24 more
+    bits. The result is distributed as a full 32-bit compare at a quarter of the random bits.
+    """
+    threshold = keep_threshold(p)
+    top, rest = threshold >> 24, threshold & 0xFFFFFF
+    size = math.prod(shape)
+    draws = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+    keep = draws < top
+    if rest:
+        ties = np.flatnonzero(draws == top)
+        keep[ties] = (rng.bit_generator.random_raw(ties.size) >> 40) < rest
+    return keep.reshape(shape)
+
+
+def dropout(
+    x: np.ndarray,
+    p: float,
+    rng: np.random.Generator,
+    *,
+    training: bool = True,
+    broadcast_dims: tuple[int, ...] = (),
+) -> np.ndarray:
+    """Inverted dropout: keep with probability 1 - p and divide the kept by 1 - p."""
+    p = check_rate(p)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+    shape = mask_shape(x.shape, broadcast_dims)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return np.zeros_like(x)
+    out = np.multiply(x, keep_mask(rng, shape, p), out=np.empty_like(x))
+    return np.divide(out, x.dtype.type(1.0 - p), out=out)
+
+
+class Trainer(TrainerBase):
+    """SGD on the chapter's MLP with hand-written backprop; parameters updated in place."""
+
+    VARIANTS = VARIANTS
+
+    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
+        super().__init__(cfg, params, variant=variant, device=device)
+        self.params = {name: value.copy() for name, value in self.initial_params.items()}
+        self.rng = make_rng(cfg.seed)
+
+    @staticmethod
+    def resolve_device(device: str) -> str:
+        if device != "cpu":
+            raise ValueError(f"the NumPy backend has one device, 'cpu'; got device {device!r}")
+        return device
+
+    def put(self, array: np.ndarray) -> np.ndarray:
+        return array
+
+    def get_params(self) -> Params:
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
+        layers = len(self.cfg.num_hiddens) + 1
+        inputs, keeps = [x], []
+        h = x
+        for i, p in enumerate(self.cfg.dropouts, start=1):
+            z = h @ self.params[f"W{i}"]
+            z += self.params[f"b{i}"]
+            keep = z > 0  # ReLU and dropout fold into one mask: relu(z) * m / (1-p) = z * (z>0 & m) / (1-p)
+            if p > 0:
+                keep &= masks[i - 1] if masks is not None else keep_mask(self.rng, z.shape, p)
+            h = np.multiply(z, keep, out=z)
+            h /= np.float32(1.0 - p)
+            inputs.append(h)
+            keeps.append(keep)
+        logits = h @ self.params[f"W{layers}"]
+        logits += self.params[f"b{layers}"]
+        loss, grad, correct = softmax_cross_entropy(logits, y)
+        for i in range(layers, 0, -1):
+            grad_input = grad @ self.params[f"W{i}"].T if i > 1 else None
+            self.params[f"W{i}"] -= self.cfg.lr * (inputs[i - 1].T @ grad)
+            self.params[f"b{i}"] -= self.cfg.lr * grad.sum(axis=0)
+            if grad_input is not None:
+                grad_input *= keeps[i - 2]
+                grad_input /= np.float32(1.0 - self.cfg.dropouts[i - 2])
+                grad = grad_input
+        return loss, correct
+
+    def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        h = x
+        layers = len(self.cfg.num_hiddens) + 1
+        for i in range(1, layers):
+            h = np.maximum(h @ self.params[f"W{i}"] + self.params[f"b{i}"], 0)
+        logits = h @ self.params[f"W{layers}"] + self.params[f"b{layers}"]
+        loss, _, correct = softmax_cross_entropy(logits, y)
+        return loss, correct
+
+
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:
+    """Batch-mean loss, its gradient wrt logits, and the count of correct argmaxes (stable: max-shifted)."""
+    rows = np.arange(len(y))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    grad = exp / total
+    grad[rows, y] -= 1.0
+    grad /= np.float32(len(y))
+    correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
+    return loss, grad, correct

@@ -1,0 +1,199 @@
+"""PyTorch port: from-scratch dropout drawn on x's own device in x's dtype, and nn.Dropout.
+
+Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switched by
+``module.train()`` / ``module.eval()``; "builtin" is its concise ``nn.Sequential`` with ``nn.Dropout``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common.config import Config, check_rate
+from common.masks import mask_shape
+from common.params import Params
+from common.trainer import TrainerBase
+
+NAME = "torch"
+VARIANTS = ("scratch", "builtin")
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def versions() -> dict[str, str]:
+    return {"torch": torch.__version__}
+
+
+def devices() -> list[str]:
+    return ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch.device for "cpu", "cuda", "cuda:N" or "gpu"; never a silent fall-back to the CPU."""
+    try:
+        dev = torch.device("cuda" if device == "gpu" else device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r} asked for, but this torch {torch.__version__} sees no CUDA device"
+            )
+        if (dev.index or 0) >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA devices exist"
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
+    return dev
+
+
+def make_rng(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator on the device whose tensors it will draw masks for."""
+    generator = torch.Generator(device=resolve_device(device))
+    generator.manual_seed(seed)
+    return generator
+
+
+def asarray(a: object, dtype: str | None = None, device: str | None = None) -> torch.Tensor:
+    if dtype is not None and dtype not in DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; supported: {DTYPES}")
+    torch_dtype = getattr(torch, dtype) if dtype else None
+    return torch.as_tensor(np.asarray(a), dtype=torch_dtype, device=resolve_device(device or "cpu"))
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    """x on the host; bfloat16, which NumPy lacks, comes back as float32."""
+    x = x.detach().cpu()
+    return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+
+
+def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
+    """The chapter's ``mask * X / (1 - p)``; autograd gives mask / (1 - p)."""
+    return x * keep / (1.0 - p)
+
+
+def dropout(
+    x: torch.Tensor,
+    p: float,
+    rng: torch.Generator,
+    *,
+    training: bool = True,
+    broadcast_dims: tuple[int, ...] = (),
+) -> torch.Tensor:
+    """Inverted dropout with the mask drawn by rng on x's device, applied in x's dtype."""
+    p = check_rate(p)
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"dropout needs a floating-point torch.Tensor, got {type(x).__name__}")
+    shape = mask_shape(tuple(x.shape), broadcast_dims)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        # Zeros with a zero gradient even where x is inf or nan (x * 0 would give nan).
+        return torch.where(torch.zeros((), dtype=torch.bool, device=x.device), x, 0.0)
+    keep = torch.rand(shape, generator=rng, device=x.device) >= p
+    return apply_keep(x, keep, p)
+
+
+def builtin_dropout(
+    x: torch.Tensor,
+    p: float,
+    rng: torch.Generator,
+    *,
+    training: bool = True,
+    broadcast_dims: tuple[int, ...] = (),
+) -> torch.Tensor:
+    """torch's own ``F.dropout`` behind our signature, for comparing it with ours.
+
+    F.dropout draws from torch's global generator and has no broadcast_dims; to make it
+    reproducible from rng, it runs under ``fork_rng`` seeded from rng.
+    """
+    p = check_rate(p)
+    if broadcast_dims:
+        raise ValueError("torch's F.dropout has no broadcast_dims (nn.Dropout1d/2d/3d drop whole channels)")
+    seed = int(torch.randint(0, 2**62, (), generator=rng, device=rng.device))
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return F.dropout(x, p, training=training)
+
+
+class ScratchNet(nn.Module):
+    """The chapter's ``Net``: Linear-ReLU-dropout twice, then Linear; dropout follows self.training."""
+
+    def __init__(self, cfg: Config, generator: torch.Generator):
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(fan_in, fan_out) for fan_in, fan_out in cfg.layer_shapes)
+        self.rates = cfg.dropouts
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        for i, p in enumerate(self.rates):
+            x = F.relu(self.linears[i](x))
+            if masks is not None and self.training:
+                x = apply_keep(x, masks[i], p)
+            else:
+                x = dropout(x, p, self.generator, training=self.training)
+        return self.linears[-1](x)
+
+
+def builtin_net(cfg: Config) -> nn.Sequential:
+    """The chapter's concise version, with nn.Dropout drawing from torch's global generator."""
+    *hidden, (fan_in, fan_out) = cfg.layer_shapes
+    layers: list[nn.Module] = []
+    for (hidden_in, hidden_out), p in zip(hidden, cfg.dropouts, strict=True):
+        layers += [nn.Linear(hidden_in, hidden_out), nn.ReLU(), nn.Dropout(p)]
+    layers.append(nn.Linear(fan_in, fan_out))
+    return nn.Sequential(*layers)
+
+
+class Trainer(TrainerBase):
+    """torch.optim.SGD on the batch-mean cross-entropy, parameters imported from the common layout."""
+
+    VARIANTS = VARIANTS
+    resolve_device = staticmethod(resolve_device)
+
+    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
+        super().__init__(cfg, params, variant=variant, device=device)
+        if variant == "builtin":
+            torch.manual_seed(cfg.seed)  # nn.Dropout has no generator argument: seed the global ones
+            self.model: nn.Module = builtin_net(cfg)
+        else:
+            self.model = ScratchNet(cfg, make_rng(cfg.seed, self.device))
+        self.model.to(self.device)
+        self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for i, linear in enumerate(self.linears, start=1):
+                linear.weight.copy_(torch.from_numpy(self.initial_params[f"W{i}"]).T)  # (out, in)
+                linear.bias.copy_(torch.from_numpy(self.initial_params[f"b{i}"]))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr)
+
+    def put(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device)
+
+    def get_params(self) -> Params:
+        params = {}
+        for i, linear in enumerate(self.linears, start=1):
+            params[f"W{i}"] = to_numpy(linear.weight.T).copy()
+            params[f"b{i}"] = to_numpy(linear.bias).copy()
+        return params
+
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor, masks: list[np.ndarray] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.model.train()
+        if masks is None:
+            logits = self.model(x)
+        else:
+            logits = self.model(x, [self.put(m) for m in masks])
+        loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), (logits.detach().argmax(dim=1) == y).sum()
+
+    @torch.no_grad()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.model.eval()
+        logits = self.model(x)
+        return F.cross_entropy(logits, y), (logits.argmax(dim=1) == y).sum()

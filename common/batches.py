@@ -1,0 +1,43 @@
+"""Batch order, batch checks and injected masks: the parts of a training step every port shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.config import Config
+
+
+def batch_order(num_examples: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """One epoch's shuffled index batches, identical for every backend; the last may be short."""
+    order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+    return [order[start : start + batch_size] for start in range(0, num_examples, batch_size)]
+
+
+def check_batch(cfg: Config, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x float32 (B, num_inputs), y int64 (B,)) or raise a ValueError that says what is off."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != cfg.num_inputs:
+        raise ValueError(f"x must have shape (batch, {cfg.num_inputs}), got {x.shape}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {y.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("empty batch")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    if y.min() < 0 or y.max() >= cfg.num_outputs:
+        raise ValueError(f"labels must be in [0, {cfg.num_outputs}), got range [{y.min()}, {y.max()}]")
+    return np.ascontiguousarray(x, np.float32), y.astype(np.int64, copy=False)
+
+
+def check_masks(cfg: Config, masks: object, batch: int) -> list[np.ndarray]:
+    """Return injected keep-masks as bool arrays, one (batch, hidden_i) per dropout layer."""
+    if not isinstance(masks, (list, tuple)) or len(masks) != len(cfg.num_hiddens):
+        raise ValueError(f"masks must be a list of {len(cfg.num_hiddens)} keep-masks, one per layer")
+    checked = []
+    for i, (mask, width) in enumerate(zip(masks, cfg.num_hiddens, strict=True)):
+        mask = np.asarray(mask)
+        if mask.shape != (batch, width):
+            raise ValueError(f"masks[{i}] must have shape {(batch, width)}, got {mask.shape}")
+        checked.append(mask.astype(bool, copy=False))
+    return checked

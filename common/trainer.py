@@ -1,0 +1,86 @@
+"""The part of every backend's Trainer that is not framework-specific: checks and the epoch loop."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from common.batches import check_batch, check_masks
+from common.config import Config
+from common.params import Params, check_params
+
+
+class TrainerBase(abc.ABC):
+    """Host-side API over a backend's step: NumPy in, Python numbers out, checks done once here.
+
+    A backend implements ``put`` (host array -> its array on its device), ``_step`` (one SGD step,
+    returning the batch-mean loss and the count of correct predictions as backend scalars, so the
+    host need not wait), ``_evaluate`` and ``get_params``.
+    """
+
+    VARIANTS: tuple[str, ...] = ("scratch",)
+
+    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
+        if variant not in self.VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; this backend has {self.VARIANTS}")
+        self.cfg = cfg
+        self.variant = variant
+        self.device = self.resolve_device(device)
+        self.initial_params = check_params(cfg, params)
+
+    @staticmethod
+    @abc.abstractmethod
+    def resolve_device(device: str) -> Any:
+        """The backend's device for a name, or a ValueError saying why there is none."""
+
+    @abc.abstractmethod
+    def put(self, array: np.ndarray) -> Any:
+        """A host array as the backend's array on the trainer's device."""
+
+    @abc.abstractmethod
+    def _step(self, x: Any, y: Any, masks: list[np.ndarray] | None) -> tuple[Any, Any]:
+        """One SGD step; returns (batch-mean loss, number correct) of the training forward pass."""
+
+    @abc.abstractmethod
+    def _evaluate(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """(mean loss, number correct) with dropout off."""
+
+    @abc.abstractmethod
+    def get_params(self) -> Params:
+        """The current parameters in the common layout, as float32 NumPy arrays."""
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, masks: Sequence[np.ndarray] | None = None) -> float:
+        """One SGD step on a NumPy batch; masks (bool, one (B, hidden_i) per layer) replace drawing."""
+        x, y = check_batch(self.cfg, x, y)
+        if masks is not None:
+            if self.variant != "scratch":
+                raise ValueError(
+                    f"masks can be injected only into the 'scratch' variant: {self.variant!r} "
+                    "draws its masks inside the framework's own Dropout layer"
+                )
+            masks = check_masks(self.cfg, masks, len(x))
+        loss, _ = self._step(self.put(x), self.put(y), masks)
+        return float(loss)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Loss and accuracy with dropout off."""
+        x, y = check_batch(self.cfg, x, y)
+        loss, correct = self._evaluate(self.put(x), self.put(y))
+        return {"loss": float(loss), "accuracy": float(correct) / len(y)}
+
+    def train_epoch(self, x: Any, y: Any, batches: list[np.ndarray]) -> tuple[float, float]:
+        """Train on x[idx], y[idx] for each index batch (x, y from ``put``); mean loss and accuracy.
+
+        Sums stay backend scalars until the end, so the host syncs once per epoch.
+        """
+        loss_sum: Any = 0.0
+        correct: Any = 0
+        for idx in batches:
+            loss, hits = self._step(x[idx], y[idx], None)
+            loss_sum = loss_sum + loss * len(idx)
+            correct = correct + hits
+        count = sum(len(idx) for idx in batches)
+        return float(loss_sum) / count, float(correct) / count

@@ -1,0 +1,77 @@
+"""The training loop every port shares: same init, same batch order, same per-epoch metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+
+from tqdm.auto import tqdm
+
+from backends import get_backend
+from common.batches import batch_order
+from common.config import Config
+from common.data import Dataset
+from common.params import init_params
+
+
+@dataclass
+class RunResult:
+    backend: str
+    variant: str
+    device: str
+    config: Config
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1]["test_acc"]
+
+    def to_dict(self) -> dict:
+        record = asdict(self)
+        record["test_accuracy"] = self.test_accuracy
+        return record
+
+
+def fit(
+    backend: ModuleType | str,
+    cfg: Config,
+    data: Dataset,
+    *,
+    variant: str = "scratch",
+    device: str = "cpu",
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> RunResult:
+    """Train backend's Trainer from init_params(cfg) for cfg.epochs; one history row per epoch.
+
+    ``seconds`` is the epoch's training time, host-synced (the first includes any compilation);
+    train_loss and train_acc come from the training forward passes, dropout on, as in D2L.
+    """
+    if isinstance(backend, str):
+        backend = get_backend(backend)
+    trainer = backend.Trainer(cfg, init_params(cfg), variant=variant, device=device)
+    train_x, train_y = trainer.put(data.train_x), trainer.put(data.train_y)
+    result = RunResult(backend.NAME, variant, device, cfg)
+    with tqdm(range(cfg.epochs), desc=f"{backend.NAME}/{variant}", unit="epoch", disable=not progress) as bar:
+        for epoch in bar:
+            batches = batch_order(len(data.train_y), cfg.batch_size, cfg.seed, epoch)
+            start = time.perf_counter()
+            train_loss, train_acc = trainer.train_epoch(train_x, train_y, batches)
+            seconds = time.perf_counter() - start
+            test = trainer.evaluate(data.test_x, data.test_y)
+            result.history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": train_loss,
+                    "train_acc": train_acc,
+                    "test_loss": test["loss"],
+                    "test_acc": test["accuracy"],
+                    "seconds": seconds,
+                }
+            )
+            if on_epoch is not None:
+                on_epoch(result.history[-1])
+            bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test['accuracy']:.3f}")
+    return result

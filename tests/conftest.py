@@ -1,0 +1,73 @@
+"""Shared fixtures: every available backend x variant, the real data set, GPU devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backends import available_backends, get_backend
+from common.data import load_fashion_mnist, synthetic_dataset
+
+BACKENDS = available_backends()
+
+
+def _cases() -> list:
+    """(backend, variant, device) for every available pair, on the CPU and (marked gpu) the GPU."""
+    cases = []
+    for name in BACKENDS:
+        for variant in get_backend(name).VARIANTS:
+            cases.append(pytest.param((name, variant, "cpu"), id=f"{name}-{variant}"))
+            if name != "numpy":
+                cases.append(
+                    pytest.param((name, variant, "gpu"), id=f"{name}-{variant}-gpu", marks=pytest.mark.gpu)
+                )
+    return cases
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest):
+    return get_backend(request.param)
+
+
+@pytest.fixture(params=_cases())
+def backend_variant(request: pytest.FixtureRequest):
+    """(backend module, variant, device name); GPU cases skip where there is no GPU."""
+    name, variant, device = request.param
+    backend = get_backend(name)
+    return backend, variant, gpu_device(backend) if device == "gpu" else device
+
+
+def dropout_of(backend, variant: str):
+    """The dropout under test: ours ("scratch") or the framework's own layer ("builtin")."""
+    return backend.dropout if variant == "scratch" else backend.builtin_dropout
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    """The real Fashion-MNIST; the set-up installs it, and tests never download."""
+    return load_fashion_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    return synthetic_dataset()
+
+
+def gpu_device(backend) -> str:
+    """The backend's GPU device name, or skip the test."""
+    if backend.NAME == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    elif backend.NAME == "jax":
+        import jax
+
+        if any(d.platform == "gpu" for d in jax.devices()):
+            return "gpu"
+    pytest.skip(f"no GPU for {backend.NAME} on this machine")
+
+
+def five_sigma(p: float, n: int) -> float:
+    """Five standard deviations of a keep fraction over n Bernoulli(1 - p) draws."""
+    return 5 * np.sqrt(p * (1 - p) / n)

@@ -1,0 +1,137 @@
+"""The data layer: real files verified, bad files named, nothing downloaded in tests."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common import data
+from common.data import FILES, DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No environment folder, an empty cache, no Debian folder: only what a test puts there."""
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def real_dir() -> Path:
+    folder = find_data_dir()
+    if folder is None:
+        pytest.fail("Fashion-MNIST is not installed: run scripts/setup.sh")
+    return folder
+
+
+@pytest.fixture
+def copy_of_real(isolated, real_dir) -> Path:
+    folder = isolated / "copy"
+    folder.mkdir()
+    for spec in FILES.values():
+        shutil.copy(real_dir / (spec.name + ".gz"), folder)
+    return folder
+
+
+def test_real_data_shapes_types_and_order(fashion):
+    assert fashion.train_x.shape == (60000, 784) and fashion.train_x.dtype == np.float32
+    assert fashion.test_x.shape == (10000, 784) and fashion.test_x.dtype == np.float32
+    assert fashion.train_y.shape == (60000,) and fashion.train_y.dtype == np.int64
+    assert fashion.train_x.min() == 0.0 and fashion.train_x.max() == 1.0
+    np.testing.assert_array_equal(fashion.train_y[:10], [9, 0, 0, 3, 0, 2, 7, 2, 5, 5])  # the IDX order
+    np.testing.assert_array_equal(np.bincount(fashion.test_y), np.full(10, 1000))
+
+
+def test_loads_from_data_dir_first(copy_of_real):
+    loaded = load_fashion_mnist(copy_of_real, download=False)
+    assert loaded.origin == str(copy_of_real)
+
+
+def test_environment_variable_is_searched(copy_of_real, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(copy_of_real))
+    assert load_fashion_mnist(download=False).origin == str(copy_of_real)
+
+
+def test_decompressed_files_are_accepted(copy_of_real):
+    for spec in FILES.values():
+        gz = copy_of_real / (spec.name + ".gz")
+        (copy_of_real / spec.name).write_bytes(gzip.decompress(gz.read_bytes()))
+        gz.unlink()
+    assert load_fashion_mnist(copy_of_real, download=False).train_x.shape == (60000, 784)
+
+
+def test_corrupted_file_is_named(copy_of_real):
+    path = copy_of_real / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[100] ^= 1  # one label changed, gzip still valid
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz has altered"):
+        load_fashion_mnist(copy_of_real, download=False)
+
+
+def test_truncated_file_is_named(copy_of_real):
+    path = copy_of_real / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:100_000])
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz is truncated") as info:
+        load_fashion_mnist(copy_of_real, download=False)
+    assert "apt-get install dataset-fashion-mnist" in str(info.value)
+
+
+def test_missing_file_is_named(copy_of_real):
+    (copy_of_real / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match="train-labels-idx1-ubyte.gz is missing"):
+        load_fashion_mnist(copy_of_real, download=False)
+
+
+def test_nothing_found_without_download_says_where_it_looked(isolated):
+    with pytest.raises(DatasetError, match="not found") as info:
+        load_fashion_mnist(isolated / "empty", download=False)
+    assert str(isolated / "cache") in str(info.value)
+
+
+def test_download_verifies_and_lands_atomically(isolated, real_dir, monkeypatch):
+    """A download from a local mirror: files land in the cache, verified, no partial files left."""
+    mirror = f"file://{real_dir}/"
+    monkeypatch.setattr(data, "MIRRORS", ("file:///nonexistent/", mirror))
+    loaded = load_fashion_mnist()
+    cache = data.cache_dir()
+    assert loaded.origin == str(cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(s.name + ".gz" for s in FILES.values())
+
+
+def test_download_of_bad_content_fails_and_leaves_nothing(isolated, copy_of_real):
+    target = isolated / "target"
+    shutil.copytree(copy_of_real, target)
+    bad = "t10k-labels-idx1-ubyte.gz"
+    (target / bad).unlink()
+    (copy_of_real / bad).write_bytes(gzip.compress(b"not an idx file"))
+    with pytest.raises(DatasetError, match=f"could not download {bad}"):
+        data.download_files(target, (f"file://{copy_of_real}/",))
+    assert bad not in {p.name for p in target.iterdir()} and len(list(target.iterdir())) == 3
+
+
+def test_loading_takes_under_a_second_once_local(real_dir):
+    """Reported, and generous: the figure of record is in benchmarks/bench_data.py."""
+    start = time.perf_counter()
+    load_fashion_mnist(real_dir, download=False)
+    assert time.perf_counter() - start < 5.0
+
+
+def test_unknown_source():
+    with pytest.raises(ValueError, match="source"):
+        load_fashion_mnist(source="csv")
+
+
+def test_synthetic_set_is_shaped_like_the_real_one():
+    small = synthetic_dataset(100, 20, seed=3)
+    assert small.train_x.shape == (100, 784) and small.train_x.dtype == np.float32
+    assert small.test_y.shape == (20,) and small.test_y.dtype == np.int64
+    assert 0 <= small.train_x.min() and small.train_x.max() <= 1
+    np.testing.assert_array_equal(small.train_x, synthetic_dataset(100, 20, seed=3).train_x)

@@ -1,0 +1,103 @@
+"""What is particular to the JAX port: explicit keys, purity under jit, no retracing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from backends import jax as jb  # noqa: E402
+from common.config import Config  # noqa: E402
+from common.masks import random_keep_masks  # noqa: E402
+from common.params import init_params  # noqa: E402
+
+SMALL = Config(num_hiddens=(32, 16), batch_size=64)
+
+
+def test_jit_with_the_key_as_argument_matches_eager():
+    x = jnp.ones(4096)
+    key = jb.make_rng(0)
+    jitted = jax.jit(lambda x, k: jb.dropout(x, 0.5, k))
+    np.testing.assert_array_equal(jitted(x, key), jb.dropout(x, 0.5, key))
+    first, second = jax.random.split(key)
+    assert (np.asarray(jitted(x, first)) != np.asarray(jitted(x, second))).mean() > 0.4
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 1.0])
+def test_grad_gives_mask_over_keep_probability(p):
+    x = 1 + jnp.arange(4096, dtype=jnp.float32) / 4096
+    key = jb.make_rng(3)
+    grad = jax.grad(lambda x: jb.dropout(x, p, key).sum())(x)
+    kept = np.asarray(jb.dropout(x, p, key)) != 0
+    expected = kept / np.float32(1 - p) if p < 1 else np.zeros(4096)
+    np.testing.assert_allclose(grad, expected, rtol=2**-23)
+
+
+def test_rate_one_zero_gradient_for_inf():
+    x = jnp.array([jnp.inf, 1.0])
+    grad = jax.grad(lambda x: jb.dropout(x, 1.0, jb.make_rng(0)).sum())(x)
+    np.testing.assert_array_equal(grad, [0.0, 0.0])
+
+
+def test_invalid_rate_fails_at_trace_time():
+    with pytest.raises(ValueError, match="dropout rate"):
+        jax.jit(lambda x, k: jb.dropout(x, 1.5, k))(jnp.ones(3), jb.make_rng(0))
+    with pytest.raises(TypeError, match="real number"):
+        jax.jit(lambda x, k, p: jb.dropout(x, p, k))(jnp.ones(3), jb.make_rng(0), 0.5)
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_prng_implementations(impl):
+    key = jb.make_rng(0, impl=impl)
+    assert impl in str(jax.random.key_impl(key))
+    trainer = jb.Trainer(SMALL.replace(prng_impl=impl), init_params(SMALL))
+    assert np.isfinite(trainer.train_step(np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10))
+
+
+def test_every_layer_and_step_gets_its_own_key(monkeypatch):
+    """The chapter's JAX code reused one key: every step drew the same mask. Record the keys."""
+    seen = []
+    original = jb.dropout
+
+    def recording(x, p, key, **kwargs):
+        jax.debug.callback(lambda k: seen.append(bytes(np.asarray(k))), jax.random.key_data(key))
+        return original(x, p, key, **kwargs)
+
+    monkeypatch.setattr(jb, "dropout", recording)
+    trainer = jb.Trainer(SMALL, init_params(SMALL))
+    x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10
+    trainer.train_step(x, y)
+    trainer.train_step(x, y)
+    assert len(seen) == 4 and len(set(seen)) == 4  # 2 layers x 2 steps, all distinct
+
+
+def test_an_epoch_compiles_once():
+    """The short last batch has its own shape: compiled once, never again inside the loop."""
+    cfg = SMALL.replace(batch_size=100)
+    trainer = jb.Trainer(cfg, init_params(cfg))
+    x, y = trainer.put(np.random.rand(1050, 784).astype(np.float32)), trainer.put(np.arange(1050) % 10)
+    batches = [np.arange(i, min(i + 100, 1050)) for i in range(0, 1050, 100)]
+    trainer.train_epoch(x, y, batches)
+    sizes = (jb.Trainer._jit_scan._cache_size(), jb.Trainer._jit_step._cache_size())
+    trainer.train_epoch(x, y, batches[::-1][1:] + batches[-1:])
+    assert (jb.Trainer._jit_scan._cache_size(), jb.Trainer._jit_step._cache_size()) == sizes
+
+
+def test_injected_masks_do_not_retrace():
+    trainer = jb.Trainer(SMALL, init_params(SMALL))
+    rng = np.random.default_rng(0)
+    x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10
+    trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
+    size = jb.Trainer._jit_step._cache_size()
+    for _ in range(3):
+        trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
+    assert jb.Trainer._jit_step._cache_size() == size
+
+
+def test_gpu_without_gpu_is_a_clear_error():
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="has none"):
+        jb.Trainer(SMALL, init_params(SMALL), device="gpu")
