@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -40,21 +41,34 @@ def to_numpy(x: np.ndarray) -> np.ndarray:
     return np.asarray(x)
 
 
-def keep_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> np.ndarray:
-    """Bool mask, True with probability 1 - p to within 2^-32, from 8 random bits per element.
+CHUNK = 1 << 18  # elements per piece: a piece's bytes, mask and output stay in cache
+
+
+def _keep_chunks(rng: np.random.Generator, size: int, p: float) -> Iterator[tuple[slice, np.ndarray]]:
+    """Bool keep-masks for consecutive pieces of a flat array, True with probability 1 - p to
+    within 2^-32, from 8 random bits per element.
 
     An element's 32-bit draw is compared with the threshold byte by byte: the top byte alone
     decides unless it equals the threshold's (1 time in 256), and only those ties draw 24 more
-    bits. The result is distributed as a full 32-bit compare at a quarter of the random bits.
+    bits. That is distributed as a full 32-bit compare at about a quarter of the random bits.
     """
     threshold = keep_threshold(p)
     top, rest = threshold >> 24, threshold & 0xFFFFFF
-    size = math.prod(shape)
-    draws = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
-    keep = draws < top
-    if rest:
-        ties = np.flatnonzero(draws == top)
-        keep[ties] = (rng.bit_generator.random_raw(ties.size) >> 40) < rest
+    for start in range(0, size, CHUNK):
+        stop = min(start + CHUNK, size)
+        draws = rng.bit_generator.random_raw(-(-(stop - start) // 8)).view(np.uint8)[: stop - start]
+        keep = draws < top
+        if rest:
+            ties = np.flatnonzero(draws == top)
+            keep[ties] = (rng.bit_generator.random_raw(ties.size) >> 40) < rest
+        yield slice(start, stop), keep
+
+
+def keep_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> np.ndarray:
+    """A bool mask of shape, the same one ``dropout`` draws from the same rng state."""
+    keep = np.empty(math.prod(shape), bool)
+    for part, chunk in _keep_chunks(rng, keep.size, p):
+        keep[part] = chunk
     return keep.reshape(shape)
 
 
@@ -76,8 +90,16 @@ def dropout(
         return x
     if p == 1.0:
         return np.zeros_like(x)
-    out = np.multiply(x, keep_mask(rng, shape, p), out=np.empty_like(x))
-    return np.divide(out, x.dtype.type(1.0 - p), out=out)
+    keep_probability = x.dtype.type(1.0 - p)
+    if shape != x.shape:  # a smaller mask, shared by broadcasting
+        out = np.multiply(x, keep_mask(rng, shape, p), out=np.empty_like(x))
+        return np.divide(out, keep_probability, out=out)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    for part, keep in _keep_chunks(rng, flat.size, p):  # piece by piece, in cache
+        np.multiply(flat[part], keep, out=out[part])
+        np.divide(out[part], keep_probability, out=out[part])
+    return out.reshape(x.shape)
 
 
 class Trainer(TrainerBase):
