@@ -6,13 +6,15 @@ Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switch
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from common.config import Config, check_rate
-from common.masks import mask_shape
+from common.masks import keep_threshold, mask_shape
 from common.params import Params
 from common.trainer import TrainerBase
 
@@ -69,6 +71,20 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
     return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
 
 
+def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
+    """Bool mask, True with probability 1 - p to within 2^-32, drawn on device.
+
+    Uniform 32-bit integers against the same threshold as the other ports: about 1.6x cheaper on
+    the CPU than ``torch.rand(shape) >= p`` (float32, 24 bits), and exact to 2^-32. ``random_``
+    fills int64 over its full range; viewed as int32 those are uniform in [-2^31, 2^31), so the
+    threshold is shifted by 2^31.
+    """
+    size = math.prod(shape)
+    words = torch.empty((size + 1) // 2, dtype=torch.int64, device=device)
+    bits = words.random_(-(2**63), None, generator=rng).view(torch.int32)[:size]
+    return (bits < keep_threshold(p) - 2**31).view(shape)
+
+
 def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
     """The chapter's ``mask * X / (1 - p)``; autograd gives mask / (1 - p)."""
     return x * keep / (1.0 - p)
@@ -92,8 +108,7 @@ def dropout(
     if p == 1.0:
         # Zeros with a zero gradient even where x is inf or nan (x * 0 would give nan).
         return torch.where(torch.zeros((), dtype=torch.bool, device=x.device), x, 0.0)
-    keep = torch.rand(shape, generator=rng, device=x.device) >= p
-    return apply_keep(x, keep, p)
+    return apply_keep(x, keep_mask(rng, shape, p, x.device), p)
 
 
 def builtin_dropout(

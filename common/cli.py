@@ -1,16 +1,24 @@
-"""The ``dropout-ports`` command: train one port, or show what is installed."""
+"""The ``dropout-ports`` command: compare the ports, train one, benchmark, report, show what is installed."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import platform
 import sys
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from backends import available_backends, get_backend, known_backends
+from benchmarks.timing import matmul_gflops
+from common.compare import SCHEMA_VERSION, run_compare
 from common.config import PRNG_IMPLS, Config
-from common.data import DatasetError, find_data_dir, load_fashion_mnist
+from common.data import Dataset, DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
+from common.render import compare_markdown, render_bench, render_compare
+from common.report import write_json_atomic
+from common.system import cpu_model, environment
 from common.training import fit
 
 USER_ERRORS = (ValueError, TypeError, ImportError, DatasetError)
@@ -41,6 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", help="cpu, gpu, cuda or cuda:N")
     train.set_defaults(run=run_train)
 
+    compare = commands.add_parser("compare", help="train every port side by side and report (the main job)")
+    compare.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
+    compare.add_argument("--seeds", nargs="+", type=int, default=[0])
+    compare.add_argument("--out", type=Path, default=None, help="default: results/<timestamp>/")
+    add_config_args(compare)
+    add_data_args(compare)
+    compare.add_argument("--device", default="cpu", help="cpu or gpu")
+    compare.set_defaults(run=run_compare_command)
+
+    report = commands.add_parser("report", help="re-render a compare or bench folder from its JSON")
+    report.add_argument("folder", type=Path)
+    report.set_defaults(run=run_report)
+
+    bench = commands.add_parser("bench", help="dropout op and training throughput benchmarks")
+    bench.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
+    bench.add_argument("--quick", action="store_true", help="small sizes and data: a smoke run")
+    bench.add_argument("--device", default="cpu", help="cpu or gpu")
+    bench.add_argument("--out", type=Path, default=None, help="default: results/bench-<timestamp>/")
+    bench.set_defaults(run=run_bench)
+
     info = commands.add_parser("info", help="frameworks, devices and where the data is")
     add_data_args(info)
     info.set_defaults(run=run_info)
@@ -58,7 +86,22 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST IDX files")
-    parser.add_argument("--data-source", default="auto", choices=("auto", "idx", "tfds"))
+    parser.add_argument(
+        "--data-source",
+        default="auto",
+        choices=("auto", "idx", "tfds", "synthetic"),
+        help="synthetic: a small generated stand-in, for smoke tests",
+    )
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    if args.data_source == "synthetic":
+        return synthetic_dataset()
+    return load_fashion_mnist(args.data_dir, source=args.data_source)
+
+
+def default_out(prefix: str = "") -> Path:
+    return Path("results") / f"{prefix}{dt.datetime.now():%Y%m%d-%H%M%S}"
 
 
 def config_from(args: argparse.Namespace, seed: int | None = None) -> Config:
@@ -74,7 +117,7 @@ def config_from(args: argparse.Namespace, seed: int | None = None) -> Config:
 def run_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     backend = get_backend(args.backend)
-    data = load_fashion_mnist(args.data_dir, source=args.data_source)
+    data = load_data(args)
     print(f"{backend.NAME}/{args.variant} on {args.device}, data from {data.origin}")
 
     def report(row: dict[str, float]) -> None:
@@ -92,6 +135,60 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_compare_command(args: argparse.Namespace) -> int:
+    names = args.backends or available_backends()
+    for name in names:
+        get_backend(name)  # a missing framework fails here, before any training
+    base = config_from(args)
+    data = load_data(args)
+    out = args.out or default_out()
+    print(f"comparing {', '.join(names)} on {args.device}, seeds {args.seeds}, data from {data.origin}")
+    print(f"results go to {out}/ (results.json is saved after every run)")
+    try:
+        doc = run_compare(names, data, out, seeds=args.seeds, base=base, device=args.device)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the finished runs are in {out}/results.json", file=sys.stderr)
+        raise
+    print(compare_markdown(doc))
+    print(f"wrote {out}/results.json, results.md, curves.png, throughput.png")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    for name, render in (("results.json", render_compare), ("bench.json", render_bench)):
+        path = args.folder / name
+        if path.is_file():
+            try:
+                doc = json.loads(path.read_text())
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path} is not valid JSON: {err}") from err
+            render(doc, args.folder)
+            print((args.folder / name.replace(".json", ".md")).read_text())
+            return 0
+    raise ValueError(f"{args.folder} has neither results.json nor bench.json")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from benchmarks import dropout, training
+
+    names = args.backends or available_backends()
+    out = args.out or default_out("bench-")
+    peak = matmul_gflops(repeats=3 if args.quick else 10)  # first, before the frameworks warm up
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "environment": environment(names),
+        "quick": args.quick,
+        "device": args.device,
+        "dropout": dropout.run(names, device=args.device, quick=args.quick),
+        "training": training.run(names, device=args.device, quick=args.quick, peak_gflops=peak),
+    }
+    write_json_atomic(out / "bench.json", doc)
+    render_bench(doc, out)
+    print((out / "bench.md").read_text())
+    print(f"wrote {out}/bench.json, bench.md, bench-dropout.png, bench-training.png")
+    return 0
+
+
 def run_info(args: argparse.Namespace) -> int:
     print(f"python {platform.python_version()} on {platform.machine()}, {cpu_model()}")
     for name in known_backends():
@@ -104,17 +201,6 @@ def run_info(args: argparse.Namespace) -> int:
     folder = find_data_dir(args.data_dir)
     print(f"data   {folder if folder else 'not found locally (the first load downloads it into the cache)'}")
     return 0
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -67,6 +67,13 @@ class Config:
         """(fan_in, fan_out) of each Linear layer, input first."""
         return list(itertools.pairwise(self.layer_sizes))
 
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        return cls(**values)
+
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)
 

@@ -1,0 +1,62 @@
+"""Figures derived from a results document: per-run throughput, groups, and the accuracy test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from common.config import Config
+from common.metrics import epoch_flops
+
+PERMUTATIONS = 10_000
+
+
+def run_metrics(run: dict, doc: dict) -> dict:
+    """Timing and throughput of one run: the first epoch (compilation included) apart."""
+    seconds = [row["seconds"] for row in run["history"]]
+    steady = seconds[1:] or seconds
+    mean_epoch = float(np.mean(steady))
+    cfg = Config.from_dict(run["config"])
+    gflops = epoch_flops(cfg, doc["settings"]["train_examples"]) / mean_epoch / 1e9
+    return {
+        "first_epoch_s": seconds[0],
+        "mean_epoch_s": mean_epoch,
+        "samples_per_s": doc["settings"]["train_examples"] / mean_epoch,
+        "gflops": gflops,
+        "fraction_of_matmul_peak": gflops / doc["matmul_gflops"],
+    }
+
+
+def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
+    """Runs by (backend, variant), in the order they ran."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for run in doc["runs"]:
+        groups.setdefault((run["backend"], run["variant"]), []).append(run)
+    return groups
+
+
+def accuracy_test(samples: Sequence[Sequence[float]], permutations: int = PERMUTATIONS) -> float | None:
+    """p-value of a one-way permutation test (F statistic) that all groups share one mean.
+
+    Chosen over Welch's t-test because it compares all ports at once, assumes no normality,
+    and is exact in the limit of permutations. None while any group has fewer than 2 values.
+    """
+    if len(samples) < 2 or any(len(s) < 2 for s in samples):
+        return None
+    values = np.concatenate([np.asarray(s, float) for s in samples])
+    labels = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
+    observed = _f_statistic(values, labels)
+    rng = np.random.default_rng(0)
+    hits = sum(_f_statistic(values, rng.permutation(labels)) >= observed for _ in range(permutations))
+    return (hits + 1) / (permutations + 1)
+
+
+def _f_statistic(values: np.ndarray, labels: np.ndarray) -> float:
+    counts = np.bincount(labels)
+    means = np.bincount(labels, values) / counts
+    between = np.sum(counts * (means - values.mean()) ** 2) / (len(counts) - 1)
+    within = np.sum((values - means[labels]) ** 2) / (len(values) - len(counts))
+    if within == 0:
+        return np.inf if between > 0 else 0.0
+    return between / within
