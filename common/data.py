@@ -118,9 +118,9 @@ def load_fashion_mnist(
         download_files(folder)
     arrays = read_idx_folder(folder)
     return Dataset(
-        train_x=_to_unit_float(arrays["train_x"]),
+        train_x=to_unit_float(arrays["train_x"]),
         train_y=arrays["train_y"].astype(np.int64),
-        test_x=_to_unit_float(arrays["test_x"]),
+        test_x=to_unit_float(arrays["test_x"]),
         test_y=arrays["test_y"].astype(np.int64),
         origin=str(folder),
     )
@@ -211,5 +211,6 @@ def _local_file(folder: Path, spec: IdxFile) -> Path | None:
     return None
 
 
-def _to_unit_float(images: np.ndarray) -> np.ndarray:
+def to_unit_float(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28[, 1]) -> float32 (N, 784) in [0, 1], divided by 255 as ToTensor does."""
     return np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)

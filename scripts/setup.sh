@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# Idempotent set-up: .venv at the repo root with every extra, and the Fashion-MNIST files.
-# Re-running it does nothing unless pyproject.toml or constraints.txt changed.
+# Idempotent set-up of one environment and the Fashion-MNIST files.
+#   bash scripts/setup.sh                  .venv with every framework (extra "all")
+#   bash scripts/setup.sh .venv-tfds tfds,dev   the TFDS environment (TensorFlow, about 1.3 GB)
+# Re-running does nothing unless pyproject.toml or constraints.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+venv=${1:-.venv}
+extras=${2:-all}
 python=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$python" -m venv .venv
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 
-wanted=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
-    echo "setup: installing dropout-ports and its frameworks into .venv (about 2 GB, once)"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[all]"
-    echo "$wanted" > .venv/.installed
+wanted=$(cat pyproject.toml constraints.txt <(echo "$extras") | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing dropout-ports[$extras] into $venv (once; a few GB)"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[$extras]"
+    echo "$wanted" > "$venv/.installed"
 fi
 
 # Debian ships the real IDX files; elsewhere the first load downloads them into the cache.
-if ! .venv/bin/python -c "import sys; from common.data import find_data_dir; sys.exit(find_data_dir() is None)"; then
+if ! "$venv/bin/python" -c "import sys; from common.data import find_data_dir; sys.exit(find_data_dir() is None)"; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing Debian's dataset-fashion-mnist"
         apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null
     else
         echo "setup: fetching Fashion-MNIST into the cache"
-        .venv/bin/python -c "from common.data import load_fashion_mnist; load_fashion_mnist()"
+        "$venv/bin/python" -c "from common.data import load_fashion_mnist; load_fashion_mnist()"
     fi
 fi

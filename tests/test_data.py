@@ -135,3 +135,13 @@ def test_synthetic_set_is_shaped_like_the_real_one():
     assert small.test_y.shape == (20,) and small.test_y.dtype == np.int64
     assert 0 <= small.train_x.min() and small.train_x.max() <= 1
     np.testing.assert_array_equal(small.train_x, synthetic_dataset(100, 20, seed=3).train_x)
+
+
+def test_tfds_source_without_tfds_names_the_extra():
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"dropout-ports\[tfds\]"):
+            load_fashion_mnist(source="tfds")
+    else:
+        pytest.skip("tensorflow-datasets is installed here: tests/test_tfds.py covers it")
