@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("tensorflow_datasets", reason="needs the tfds extra (scripts/test.sh sets up .venv-tfds)")
 
-from common.data import load_fashion_mnist  # noqa: E402
+from common.data import load_fashion_mnist
 
 pytestmark = pytest.mark.tfds
 
