@@ -74,15 +74,26 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
     """Bool mask, True with probability 1 - p to within 2^-32, drawn on device.
 
-    Uniform 32-bit integers against the same threshold as the other ports: about 1.6x cheaper on
-    the CPU than ``torch.rand(shape) >= p`` (float32, 24 bits), and exact to 2^-32. ``random_``
-    fills int64 over its full range; viewed as int32 those are uniform in [-2^31, 2^31), so the
-    threshold is shifted by 2^31.
+    Uniform 32-bit integers against the threshold all ports share (``torch.rand(shape) >= p``
+    resolves only 2^-24). ``random_`` fills int64 over its full range; its bytes are uniform.
+    On the CPU, where random bits cost most, each element gets one byte and only ties with the
+    threshold's top byte (1 in 256) draw 24 more bits, as in the NumPy port; on CUDA, bits are
+    cheap and a tie pass would sync with the host, so each element gets all 32 at once.
     """
     size = math.prod(shape)
-    words = torch.empty((size + 1) // 2, dtype=torch.int64, device=device)
-    bits = words.random_(-(2**63), None, generator=rng).view(torch.int32)[:size]
-    return (bits < keep_threshold(p) - 2**31).view(shape)
+    threshold = keep_threshold(p)
+    if device.type != "cpu":
+        words = torch.empty((size + 1) // 2, dtype=torch.int64, device=device)
+        bits = words.random_(-(2**63), None, generator=rng).view(torch.int32)[:size]
+        return (bits < threshold - 2**31).view(shape)  # int32 holds the uint32 draws shifted by 2^31
+    top, rest = threshold >> 24, threshold & 0xFFFFFF
+    words = torch.empty((size + 7) // 8, dtype=torch.int64, device=device)
+    draws = words.random_(-(2**63), None, generator=rng).view(torch.uint8)[:size]
+    keep = draws < top
+    if rest:
+        ties = (draws == top).nonzero().squeeze(1)
+        keep[ties] = torch.empty(len(ties), dtype=torch.int64).random_(0, 2**24, generator=rng) < rest
+    return keep.view(shape)
 
 
 def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:

@@ -78,7 +78,7 @@ class TrainerBase(abc.ABC):
         """
         loss_sum: Any = 0.0
         correct: Any = 0
-        for idx in batches:
+        for idx in map(self.put, batches):  # indices on the data's device
             loss, hits = self._step(x[idx], y[idx], None)
             loss_sum = loss_sum + loss * len(idx)
             correct = correct + hits

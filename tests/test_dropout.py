@@ -30,6 +30,16 @@ def test_keep_fraction_within_five_sigma(backend_variant, p):
     assert abs(kept.mean() - (1 - p)) < five_sigma(p, N)
 
 
+def test_keep_probability_is_resolved_below_one_byte(backend_variant):
+    """At p = 0.5 - 2^-9 the uint32 threshold is 2^31 + 2^23: the NumPy and CPU torch ports
+    decide on the top byte and draw more bits for ties (1 in 256), which keep with probability
+    1/2. Resolving ties all one way, or 8-bit masks, would shift the keep fraction by 2^-9."""
+    backend, variant, device = backend_variant
+    p, n = 0.5 - 2**-9, 2**23
+    kept = draw(backend, variant, device, np.ones(n, np.float32), p) != 0
+    assert abs(kept.mean() - (1 - p)) < five_sigma(p, n) < 0.5 * 2**-9
+
+
 @pytest.mark.parametrize("p", RATES)
 def test_kept_values_are_x_over_keep_probability(backend_variant, p):
     backend, variant, device = backend_variant

@@ -8,29 +8,16 @@ import numpy as np
 import pytest
 from conftest import BACKENDS
 
-from backends import get_backend
-from common.batches import batch_order
 from common.config import Config
-from common.masks import random_keep_masks
-from common.params import init_params
+from common.lockstep import run_lockstep
 
 STEPS = 60
 TOLERANCE = 1e-4
 
 
-def run_lockstep(name: str, cfg: Config, data) -> tuple[list[float], dict[str, np.ndarray]]:
-    trainer = get_backend(name).Trainer(cfg, init_params(cfg))
-    mask_rng = np.random.default_rng(cfg.seed + 1)
-    losses = []
-    for idx in batch_order(len(data.train_y), cfg.batch_size, cfg.seed, epoch=0)[:STEPS]:
-        masks = random_keep_masks(cfg, len(idx), mask_rng)
-        losses.append(trainer.train_step(data.train_x[idx], data.train_y[idx], masks))
-    return losses, trainer.get_params()
-
-
 @pytest.fixture(scope="module")
 def runs(fashion):
-    return {name: run_lockstep(name, Config(), fashion) for name in BACKENDS}
+    return {name: run_lockstep(name, Config(), fashion, STEPS) for name in BACKENDS}
 
 
 @pytest.mark.parametrize("pair", list(itertools.combinations(BACKENDS, 2)), ids="-".join)
