@@ -6,13 +6,13 @@ Run: python -m benchmarks.dropout [--quick] [--device cpu|gpu] [--out FILE.json]
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 
-from backends import available_backends, get_backend
+from backends import get_backend
+from benchmarks.cli import script_parser
 from benchmarks.timing import median_seconds
 from common.report import Column, print_table, write_json_atomic
 
@@ -103,12 +103,7 @@ COLUMNS: list[Column] = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backends", nargs="*", default=available_backends())
-    parser.add_argument("--out", default=None, help="write the rows as JSON here")
-    args = parser.parse_args(argv)
+    args = script_parser(__doc__).parse_args(argv)
     rows = run(args.backends, device=args.device, quick=args.quick)
     print_table(rows, COLUMNS)
     if args.out:

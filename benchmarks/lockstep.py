@@ -1,25 +1,24 @@
 """How close the ports stay: max differences of per-step loss and of parameters, per pair,
 after growing numbers of lockstep steps (same init, batches and masks; float32 throughout).
-Run: python -m benchmarks.lockstep [--steps 60 235 1000] [--out FILE.json]
+Run: python -m benchmarks.lockstep [--steps 60 235 1000] [--device cpu|gpu] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 
 import numpy as np
 
-from backends import available_backends
+from benchmarks.cli import script_parser
 from common.config import Config
 from common.data import load_fashion_mnist
 from common.lockstep import run_lockstep
 from common.report import Column, print_table, write_json_atomic
 
 
-def run(names: list[str], steps: list[int]) -> list[dict]:
+def run(names: list[str], steps: list[int], device: str = "cpu") -> list[dict]:
     data = load_fashion_mnist()
-    runs = {name: run_lockstep(name, Config(), data, max(steps)) for name in names}
+    runs = {name: run_lockstep(name, Config(), data, max(steps), device) for name in names}
     rows = []
     for a, b in itertools.combinations(names, 2):
         for count in steps:
@@ -42,12 +41,10 @@ COLUMNS: list[Column] = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--steps", nargs="+", type=int, default=[60, 235, 1000])
-    parser.add_argument("--backends", nargs="*", default=available_backends())
-    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    rows = run(args.backends, sorted(args.steps))
+    rows = run(args.backends, [60] if args.quick else sorted(args.steps), args.device)
     print_table(rows, COLUMNS)
     if args.out:
         write_json_atomic(args.out, {"lockstep": rows})

@@ -8,11 +8,11 @@ Run: python -m benchmarks.training [--quick] [--device cpu|gpu] [--out FILE.json
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
-from backends import available_backends, get_backend
+from backends import get_backend
+from benchmarks.cli import script_parser
 from benchmarks.timing import matmul_gflops
 from common.batches import batch_order
 from common.config import Config
@@ -77,12 +77,7 @@ COLUMNS: list[Column] = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backends", nargs="*", default=available_backends())
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
-    args = parser.parse_args(argv)
+    args = script_parser(__doc__).parse_args(argv)
     result = run(args.backends, device=args.device, quick=args.quick)
     peak, gflop = result["matmul_gflops"], result["epoch_gflop"]
     print(f"matmul yardstick: {peak:.1f} GFLOP/s; an epoch is {gflop:.1f} GFLOP")

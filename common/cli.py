@@ -169,7 +169,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from benchmarks import dropout, training
+    from benchmarks import data, dropout, training
 
     names = args.backends or available_backends()
     out = args.out or default_out("bench-")
@@ -179,6 +179,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "environment": environment(names),
         "quick": args.quick,
         "device": args.device,
+        "data": data.run(args.quick),
         "dropout": dropout.run(names, device=args.device, quick=args.quick),
         "training": training.run(names, device=args.device, quick=args.quick, peak_gflops=peak),
     }

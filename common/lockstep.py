@@ -12,10 +12,12 @@ from common.masks import random_keep_masks
 from common.params import Params, init_params
 
 
-def run_lockstep(name: str, cfg: Config, data: Dataset, steps: int) -> tuple[list[float], Params]:
+def run_lockstep(
+    name: str, cfg: Config, data: Dataset, steps: int, device: str = "cpu"
+) -> tuple[list[float], Params]:
     """Per-step losses and final parameters of the scratch variant over the first steps of
     cfg.seed's batch order (continuing into later epochs), with masks drawn from cfg.seed + 1."""
-    trainer = get_backend(name).Trainer(cfg, init_params(cfg))
+    trainer = get_backend(name).Trainer(cfg, init_params(cfg), device=device)
     mask_rng = np.random.default_rng(cfg.seed + 1)
     losses = []
     epoch = 0

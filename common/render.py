@@ -175,6 +175,13 @@ def bench_markdown(doc: dict) -> str:
             f"{env['cpu']}, {env['cores']} cores; device {doc['device']}; "
             + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
             "",
+            f"Loading Fashion-MNIST from {doc['data']['folder']}: "
+            + (
+                f"{doc['data']['load_s']:.2f} s (median)."
+                if doc["data"]["load_s"] is not None
+                else "not found."
+            ),
+            "",
             "## Dropout op (median ms; GB/s counts one read and one write of the array)",
             "",
             markdown_table(doc["dropout"], dropout.COLUMNS),

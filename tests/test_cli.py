@@ -92,8 +92,11 @@ def test_bench_quick(tmp_path):
     assert all(row["ratio_to_copy"] > 0 for row in doc["dropout"])
     assert {row["backend"] for row in doc["training"]["rows"]} >= {"numpy"}
     assert "x copy" in (tmp_path / "bench.md").read_text()
+    assert doc["data"]["load_s"] > 0
     assert_valid_png(tmp_path / "bench-dropout.png")
     assert_valid_png(tmp_path / "bench-training.png")
+    (tmp_path / "bench.md").unlink()
+    assert cli("report", str(tmp_path)).returncode == 0 and (tmp_path / "bench.md").is_file()
 
 
 def test_train_prints_epochs_and_summary():

@@ -1,0 +1,32 @@
+"""Data loading: seconds to read, verify and convert the four local IDX files (target: < 1 s).
+Run: python -m benchmarks.data [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+from benchmarks.cli import script_parser
+from benchmarks.timing import median_seconds
+from common.data import find_data_dir, load_fashion_mnist
+from common.report import write_json_atomic
+
+
+def run(quick: bool = False) -> dict:
+    folder = find_data_dir()
+    if folder is None:
+        return {"folder": None, "load_s": None}
+    seconds = median_seconds(
+        lambda: load_fashion_mnist(folder, download=False), min_total=0.0, min_repeats=2 if quick else 5
+    )
+    return {"folder": str(folder), "load_s": seconds}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = script_parser(__doc__).parse_args(argv)
+    result = run(args.quick)
+    print(f"load_fashion_mnist from {result['folder']}: {result['load_s']:.3f} s (median)")
+    if args.out:
+        write_json_atomic(args.out, {"data": result})
+
+
+if __name__ == "__main__":
+    main()
