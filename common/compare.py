@@ -62,7 +62,8 @@ def run_compare(
                     result = fit(
                         name, base.replace(seed=seed), data, variant=variant, device=device, progress=progress
                     )
-                doc["runs"].append({**result.to_dict(), "seed": seed, "peak_rss_bytes": memory.bytes})
+                memory_fields = {"peak_rss_bytes": memory.bytes, "rss_at_start_bytes": memory.start_bytes}
+                doc["runs"].append({**result.to_dict(), "seed": seed, **memory_fields})
                 write_json_atomic(path, doc)
         doc["status"] = "complete"
     except KeyboardInterrupt:

@@ -19,11 +19,13 @@ def resident_bytes() -> int:
 
 
 class PeakMemory:
-    """``with PeakMemory() as peak: ...`` then ``peak.bytes``: the highest RSS seen, every 10 ms."""
+    """``with PeakMemory() as peak: ...`` then ``peak.bytes``, the highest RSS seen (sampled every
+    10 ms), and ``peak.start_bytes``, the RSS on entry: their difference is what the block added."""
 
     def __init__(self, interval: float = 0.01):
         self.interval = interval
         self.bytes = 0
+        self.start_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -34,6 +36,7 @@ class PeakMemory:
                 return
 
     def __enter__(self) -> PeakMemory:
+        self.start_bytes = resident_bytes()
         self._thread.start()
         return self
 

@@ -34,6 +34,8 @@ def compare_rows(doc: dict) -> list[dict]:
                 "test_acc": [run["test_accuracy"] for run in runs],
                 "train_loss": [run["history"][-1]["train_loss"] for run in runs],
                 "peak_rss_mb": max(run["peak_rss_bytes"] for run in runs) / 2**20,
+                "run_rss_mb": np.mean([run["peak_rss_bytes"] - run["rss_at_start_bytes"] for run in runs])
+                / 2**20,
                 **{key: float(np.mean([m[key] for m in metrics])) for key in metrics[0]},
             }
         )
@@ -52,6 +54,7 @@ COMPARE_COLUMNS: list[Column] = [
     ("GFLOP/s", lambda r: f"{r['gflops']:.1f}"),
     ("of matmul peak", lambda r: f"{r['fraction_of_matmul_peak']:.0%}"),
     ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:,.0f}"),
+    ("run added MB", lambda r: f"{r['run_rss_mb']:,.0f}"),
 ]
 
 
@@ -81,7 +84,8 @@ def compare_markdown(doc: dict) -> str:
             markdown_table(rows, COMPARE_COLUMNS),
             "",
             "Epoch seconds exclude the first epoch (compilation and warm-up), shown apart. Peak RSS is of "
-            "the whole process, which holds every framework imported so far.",
+            "the whole process, which holds every framework imported so far; 'run added' is the peak "
+            "during a run less the RSS at its start (data copies, activations, compiled code).",
             "",
             verdict,
             "",
