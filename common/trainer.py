@@ -76,11 +76,16 @@ class TrainerBase(abc.ABC):
 
         Sums stay backend scalars until the end, so the host syncs once per epoch.
         """
+        loss_sum, correct = self._epoch_sums(x, y, batches)
+        count = sum(len(idx) for idx in batches)
+        return float(loss_sum) / count, float(correct) / count
+
+    def _epoch_sums(self, x: Any, y: Any, batches: list[np.ndarray]) -> tuple[Any, Any]:
+        """(sum of per-example losses, number correct) over the batches, step by step."""
         loss_sum: Any = 0.0
         correct: Any = 0
         for idx in map(self.put, batches):  # indices on the data's device
             loss, hits = self._step(x[idx], y[idx], None)
             loss_sum = loss_sum + loss * len(idx)
             correct = correct + hits
-        count = sum(len(idx) for idx in batches)
-        return float(loss_sum) / count, float(correct) / count
+        return loss_sum, correct
