@@ -97,8 +97,8 @@ def dropout(
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
     for part, keep in _keep_chunks(rng, flat.size, p):  # piece by piece, in cache
-        np.multiply(flat[part], keep, out=out[part])
-        np.divide(out[part], keep_probability, out=out[part])
+        np.divide(flat[part], keep_probability, out=out[part])
+        np.multiply(out[part], keep, out=out[part])
     return out.reshape(x.shape)
 
 

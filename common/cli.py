@@ -135,10 +135,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def backends_on(device: str, names: list[str] | None) -> list[str]:
+    """The named backends, or by default every installed one that has the device."""
+    if names:
+        for name in names:
+            get_backend(name).Trainer.resolve_device(device)  # fails here, before any work
+        return names
+    usable = []
+    for name in available_backends():
+        try:
+            get_backend(name).Trainer.resolve_device(device)
+        except ValueError as err:
+            print(f"skipping {name}: {err}", file=sys.stderr)
+            continue
+        usable.append(name)
+    if not usable:
+        raise ValueError(f"no installed backend has device {device!r}")
+    return usable
+
+
 def run_compare_command(args: argparse.Namespace) -> int:
-    names = args.backends or available_backends()
-    for name in names:
-        get_backend(name)  # a missing framework fails here, before any training
+    names = backends_on(args.device, args.backends)
     base = config_from(args)
     data = load_data(args)
     out = args.out or default_out()
@@ -171,7 +188,7 @@ def run_report(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     from benchmarks import data, dropout, training
 
-    names = args.backends or available_backends()
+    names = backends_on(args.device, args.backends)
     out = args.out or default_out("bench-")
     peak = matmul_gflops(repeats=3 if args.quick else 10)  # first, before the frameworks warm up
     doc = {

@@ -116,6 +116,7 @@ def test_train_prints_epochs_and_summary():
         ),
         (["train", "--backend", "numpy", "--device", "gpu", "--data-source", "synthetic"], "one device"),
         (["report", "/nonexistent"], "neither results.json nor bench.json"),
+        (["compare", "--backends", "numpy", "--device", "gpu", "--data-source", "synthetic"], "one device"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, message):
