@@ -13,7 +13,7 @@ import numpy as np
 
 from backends import get_backend
 from benchmarks.cli import script_parser
-from benchmarks.timing import median_seconds
+from benchmarks.timing import interleaved_medians
 from common.report import Column, print_table, write_json_atomic
 
 SIZES = [2**k for k in range(10, 25, 2)]
@@ -75,7 +75,7 @@ def run(names: list[str], *, device: str = "cpu", quick: bool = False) -> list[d
             ops = implementations(name, p, device)
             for size in sizes if p == RATES[0] else sizes[-1:]:
                 x = backend.asarray(np.random.default_rng(1).random(size, dtype=np.float32), device=device)
-                timed = {label: median_seconds(partial(op, x)) for label, op in ops.items()}
+                timed = interleaved_medians({label: partial(op, x) for label, op in ops.items()})
                 copy_label = next(label for label in ops if "copy" in label or "clone" in label)
                 for label, seconds in timed.items():
                     rows.append(
