@@ -168,6 +168,12 @@ def from_flax(flax_params: dict[str, Any]) -> Params:
     return params
 
 
+def loss_and_correct(logits: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Batch-mean softmax cross-entropy and the number of correct argmaxes."""
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
+
+
 Forward = Callable[..., jax.Array]  # (params, x, key=None, masks=None) -> logits
 
 
@@ -239,13 +245,11 @@ class Trainer(TrainerBase):
         key, step_key = jax.random.split(key)
 
         def loss_fn(params: Any) -> tuple[jax.Array, jax.Array]:
-            logits = self.forward(params, x, key=step_key, masks=masks)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
+            return loss_and_correct(self.forward(params, x, key=step_key, masks=masks), y)
 
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = self.optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        correct = jnp.sum(jnp.argmax(logits, axis=1) == y)
         return (params, opt_state, key), loss, correct
 
     @partial(jax.jit, static_argnums=0)
@@ -259,6 +263,4 @@ class Trainer(TrainerBase):
 
     @partial(jax.jit, static_argnums=0)
     def _jit_evaluate(self, params: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        logits = self.forward(params, x)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
+        return loss_and_correct(self.forward(params, x), y)

@@ -124,24 +124,32 @@ class Trainer(TrainerBase):
     def get_params(self) -> Params:
         return {name: value.copy() for name, value in self.params.items()}
 
-    def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
-        layers = len(self.cfg.num_hiddens) + 1
+    def _forward(
+        self, x: np.ndarray, masks: list[np.ndarray] | None, training: bool
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """Logits, each layer's input and each hidden layer's keep-mask (ReLU and dropout in one:
+        relu(z) * m / (1-p) = z * (z > 0 & m) / (1-p)); masks drawn unless injected."""
         inputs, keeps = [x], []
-        h = x
         for i, p in enumerate(self.cfg.dropouts, start=1):
-            z = h @ self.params[f"W{i}"]
+            z = inputs[-1] @ self.params[f"W{i}"]
             z += self.params[f"b{i}"]
-            keep = z > 0  # ReLU and dropout fold into one mask: relu(z) * m / (1-p) = z * (z>0 & m) / (1-p)
-            if p > 0:
+            keep = z > 0
+            if training and p > 0:
                 keep &= masks[i - 1] if masks is not None else keep_mask(self.rng, z.shape, p)
             h = np.multiply(z, keep, out=z)
-            h /= np.float32(1.0 - p)
+            if training:
+                h /= np.float32(1.0 - p)
             inputs.append(h)
             keeps.append(keep)
-        logits = h @ self.params[f"W{layers}"]
-        logits += self.params[f"b{layers}"]
+        last = len(inputs)
+        logits = inputs[-1] @ self.params[f"W{last}"]
+        logits += self.params[f"b{last}"]
+        return logits, inputs, keeps
+
+    def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
+        logits, inputs, keeps = self._forward(x, masks, training=True)
         loss, grad, correct = softmax_cross_entropy(logits, y)
-        for i in range(layers, 0, -1):
+        for i in range(len(inputs), 0, -1):
             grad_input = grad @ self.params[f"W{i}"].T if i > 1 else None
             self.params[f"W{i}"] -= self.cfg.lr * (inputs[i - 1].T @ grad)
             self.params[f"b{i}"] -= self.cfg.lr * grad.sum(axis=0)
@@ -152,12 +160,7 @@ class Trainer(TrainerBase):
         return loss, correct
 
     def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        h = x
-        layers = len(self.cfg.num_hiddens) + 1
-        for i in range(1, layers):
-            h = np.maximum(h @ self.params[f"W{i}"] + self.params[f"b{i}"], 0)
-        logits = h @ self.params[f"W{layers}"] + self.params[f"b{layers}"]
-        loss, _, correct = softmax_cross_entropy(logits, y)
+        loss, _, correct = softmax_cross_entropy(self._forward(x, None, training=False)[0], y)
         return loss, correct
 
 

@@ -22,6 +22,11 @@ from common.params import init_params
 from common.report import Column, print_table, write_json_atomic
 
 
+def yardstick(quick: bool) -> float:
+    """The matmul throughput to compare against: call it before any framework warms up."""
+    return matmul_gflops(repeats=3 if quick else 10)
+
+
 def time_epochs(name: str, variant: str, cfg: Config, data: Dataset, device: str, timed: int) -> dict:
     backend = get_backend(name)
     trainer = backend.Trainer(cfg, init_params(cfg), variant=variant, device=device)
@@ -49,7 +54,7 @@ def run(
     peak_gflops: float | None = None,
 ) -> dict:
     """Rows with epoch seconds, samples/s, GFLOP/s and its share of the matmul throughput."""
-    peak = peak_gflops or matmul_gflops(repeats=3 if quick else 10)
+    peak = peak_gflops or yardstick(quick)
     if data is None:
         data = synthetic_dataset(4096, 256) if quick else load_fashion_mnist()
     cfg = Config()

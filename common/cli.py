@@ -12,7 +12,6 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from backends import available_backends, get_backend, known_backends
-from benchmarks.timing import matmul_gflops
 from common.compare import SCHEMA_VERSION, run_compare
 from common.config import PRNG_IMPLS, Config
 from common.data import Dataset, DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
@@ -190,7 +189,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     names = backends_on(args.device, args.backends)
     out = args.out or default_out("bench-")
-    peak = matmul_gflops(repeats=3 if args.quick else 10)  # first, before the frameworks warm up
+    peak = training.yardstick(args.quick)  # first, before the frameworks warm up
     doc = {
         "schema_version": SCHEMA_VERSION,
         "environment": environment(names),
