@@ -1,9 +1,15 @@
-"""The backend registry: one module per framework, all with the same names (see README)."""
+"""The backend registry: one module per framework, each with the names of ``Backend``.
+
+Nothing here imports a port until it is asked for (like einops' ``_backends``), so the floor
+(``common``) and the harness (``benchmarks``) can name backends without loading frameworks.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
 
 # backend name -> (module, the extra that installs its framework)
 _BACKENDS = {
@@ -11,6 +17,34 @@ _BACKENDS = {
     "torch": ("backends.torch", "torch"),
     "jax": ("backends.jax", "jax"),
 }
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend module defines; ``tests/test_contract.py`` checks each one against it.
+
+    Devices are names: "cpu" everywhere, "gpu" (and torch's "cuda", "cuda:N") where there is one.
+    """
+
+    NAME: str  # the registry name
+    VARIANTS: tuple[str, ...]  # "scratch" (the chapter's hand-written dropout) first
+    DTYPES: tuple[str, ...]  # dtype names asarray and dropout accept
+    PRNG_IMPLS: tuple[str, ...]  # random-bit generators make_rng can build; the first is the default
+    Trainer: type  # Trainer(cfg, params, *, variant="scratch", device="cpu"), a common.trainer.TrainerBase
+    builtin_dropout: Callable[..., Any] | None  # the framework's own dropout behind dropout's signature
+
+    def versions(self) -> dict[str, str]: ...  # package -> version, for reports
+    def devices(self) -> list[str]: ...  # the devices present, described
+    def resolve_device(self, device: str) -> Any: ...  # the framework's device, or a ValueError
+    def make_rng(self, seed: int, device: str = "cpu", *, impl: str | None = None) -> Any: ...
+    def asarray(self, a: object, dtype: str | None = None, device: str | None = None) -> Any: ...
+    def to_numpy(self, x: Any) -> Any: ...
+    def dropout(self, x: Any, p: float, rng: Any, *, training: bool = True, broadcast_dims=()) -> Any: ...
+    def chapter_dropout(self, x: Any, p: float, rng: Any) -> Any: ...  # D2L's own recipe, for benchmarks
+    def copy(self, x: Any) -> Any: ...  # the framework's own copy: the memory-bound yardstick
+    def matmul(self, a: Any, b: Any) -> Any: ...  # the framework's own matmul: the compute yardstick
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...  # its compiler, or fn itself
+    def ready(self, x: Any) -> Any: ...  # x once computed (waits for asynchronous devices)
 
 
 def get_backend(name: str) -> ModuleType:
@@ -30,6 +64,12 @@ def get_backend(name: str) -> ModuleType:
 
 def known_backends() -> tuple[str, ...]:
     return tuple(_BACKENDS)
+
+
+def missing_names(module: ModuleType) -> list[str]:
+    """The names of ``Backend`` a module lacks (empty when it keeps the contract)."""
+    names = {*Backend.__annotations__, *(n for n in vars(Backend) if not n.startswith("_"))}
+    return sorted(n for n in names if not hasattr(module, n))
 
 
 def available_backends() -> list[str]:

@@ -11,9 +11,8 @@ train step, exactly as in the scratch variant; nnx keeps its RNG state inside th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as linen
 import jax
@@ -29,18 +28,15 @@ from common.trainer import TrainerBase
 NAME = "jax"
 VARIANTS = ("scratch", "builtin")
 DTYPES = ("float16", "bfloat16", "float32")
+PRNG_IMPLS = ("threefry2x32", "rbg")  # JAX's default first; Config.prng_impl picks one for training
+matmul = jnp.matmul
 
 
 def versions() -> dict[str, str]:
     import flax
     import jaxlib
 
-    return {
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "flax": flax.__version__,
-        "optax": optax.__version__,
-    }
+    return {module.__name__: module.__version__ for module in (jax, jaxlib, flax, optax)}
 
 
 def devices() -> list[str]:
@@ -60,9 +56,11 @@ def resolve_device(device: str) -> jax.Device:
         ) from err
 
 
-def make_rng(seed: int, device: str = "cpu", *, impl: str = "threefry2x32") -> jax.Array:
+def make_rng(seed: int, device: str = "cpu", *, impl: str | None = None) -> jax.Array:
     """A typed PRNG key; JAX has no hidden state, so every draw must be handed a key of its own."""
-    return jax.device_put(jax.random.key(seed, impl=impl), resolve_device(device))
+    if impl not in (None, *PRNG_IMPLS):
+        raise ValueError(f"impl must be one of {PRNG_IMPLS}; got {impl!r}")
+    return jax.device_put(jax.random.key(seed, impl=impl or PRNG_IMPLS[0]), resolve_device(device))
 
 
 def asarray(a: object, dtype: str | None = None, device: str | None = None) -> jax.Array:
@@ -75,6 +73,23 @@ def to_numpy(x: jax.Array) -> np.ndarray:
     """x on the host; bfloat16, which NumPy lacks, comes back as float32 as in the torch port."""
     x = np.asarray(x)
     return x.astype(np.float32) if x.dtype == jnp.bfloat16 else x
+
+
+jit = jax.jit
+
+
+copy = jnp.copy  # a real copy in device memory, even under jit
+
+
+def ready(x: jax.Array) -> jax.Array:
+    """x once computed: JAX dispatches asynchronously."""
+    return x.block_until_ready()
+
+
+def chapter_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
+    """D2L's JAX ``dropout_layer``: a float uniform per element, compared, cast to float32."""
+    mask = jax.random.uniform(key, x.shape) > p
+    return jnp.asarray(mask, dtype=jnp.float32) * x / (1.0 - p)
 
 
 def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
@@ -119,12 +134,7 @@ def builtin_dropout(
 
 
 def mlp(
-    params: Params,
-    x: jax.Array,
-    rates: tuple[float, ...],
-    *,
-    key: jax.Array | None = None,
-    masks: list[jax.Array] | None = None,
+    params: Params, x: jax.Array, rates: tuple[float, ...], *, key: Any = None, masks: Any = None
 ) -> jax.Array:
     """The scratch variant: dropout is on when a key (or injected masks) is given, off otherwise."""
     layers = len(rates) + 1
@@ -152,20 +162,20 @@ class FlaxMLP(linen.Module):
         return linen.Dense(self.outputs)(x)
 
 
+WEIGHT_NAMES = (("W", "kernel"), ("b", "bias"))
+
+
 def to_flax(params: Params) -> dict[str, Any]:
     """Common layout -> linen's; Dense kernels are (in, out) like ours, so only names change."""
-    layers = len(params) // 2
     return {
-        f"Dense_{i - 1}": {"kernel": params[f"W{i}"], "bias": params[f"b{i}"]} for i in range(1, layers + 1)
+        f"Dense_{i}": {key: params[f"{name}{i + 1}"] for name, key in WEIGHT_NAMES}
+        for i in range(len(params) // 2)
     }
 
 
 def from_flax(flax_params: dict[str, Any]) -> Params:
-    params = {}
-    for i in range(1, len(flax_params) + 1):
-        params[f"W{i}"] = flax_params[f"Dense_{i - 1}"]["kernel"]
-        params[f"b{i}"] = flax_params[f"Dense_{i - 1}"]["bias"]
-    return params
+    layers = [flax_params[f"Dense_{i}"] for i in range(len(flax_params))]
+    return {f"{name}{i}": layer[key] for i, layer in enumerate(layers, 1) for name, key in WEIGHT_NAMES}
 
 
 def loss_and_correct(logits: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -174,43 +184,90 @@ def loss_and_correct(logits: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Ar
     return loss, jnp.sum(jnp.argmax(logits, axis=1) == y)
 
 
-Forward = Callable[..., jax.Array]  # (params, x, key=None, masks=None) -> logits
+class Net(NamedTuple):
+    """What a compiled step depends on besides its arrays: the static argument of every jit below,
+    so trainers of one shape and rate share their compiled code, and dropping a trainer frees it."""
+
+    variant: str
+    hiddens: tuple[int, ...]
+    rates: tuple[float, ...]
+    outputs: int
+    lr: float
+
+    @classmethod
+    def of(cls, cfg: Config, variant: str) -> Net:
+        return cls(variant, cfg.num_hiddens, cfg.dropouts, cfg.num_outputs, cfg.lr)
+
+    def apply(self, params: Any, x: jax.Array, key: jax.Array | None = None, masks: Any = None) -> jax.Array:
+        """Logits; dropout is on when a key (or injected masks) is given."""
+        if self.variant == "scratch":
+            return mlp(params, x, self.rates, key=key, masks=masks)
+        model = FlaxMLP(self.hiddens, self.rates, self.outputs)
+        if key is None:
+            return model.apply({"params": params}, x, train=False)
+        return model.apply({"params": params}, x, train=True, rngs={"dropout": key})
+
+
+class TrainState(NamedTuple):
+    params: Any
+    opt_state: optax.OptState
+    key: jax.Array  # split afresh every step
+
+
+@partial(jax.jit, static_argnums=0)
+def train_step(
+    net: Net, state: TrainState, x: jax.Array, y: jax.Array, masks: list[jax.Array] | None
+) -> tuple[TrainState, jax.Array, jax.Array]:
+    """One SGD step (optax.sgd) on the batch-mean loss; a pure function of the state."""
+    key, step_key = jax.random.split(state.key)
+
+    def loss_fn(params: Any) -> tuple[jax.Array, jax.Array]:
+        return loss_and_correct(net.apply(params, x, key=step_key, masks=masks), y)
+
+    (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = optax.sgd(net.lr).update(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state, key), loss, correct
+
+
+@partial(jax.jit, static_argnums=0)
+def train_scan(
+    net: Net, state: TrainState, x: jax.Array, y: jax.Array, batches: jax.Array
+) -> tuple[TrainState, jax.Array, jax.Array]:
+    """train_step over equal-sized index batches in one lax.scan; (state, loss sum, number correct)."""
+
+    def body(state: TrainState, idx: jax.Array) -> tuple[TrainState, tuple[jax.Array, jax.Array]]:
+        state, loss, correct = train_step(net, state, x[idx], y[idx], None)
+        return state, (loss, correct)
+
+    state, (losses, corrects) = jax.lax.scan(body, state, batches)
+    return state, jnp.sum(losses) * batches.shape[1], jnp.sum(corrects)
+
+
+@partial(jax.jit, static_argnums=0)
+def eval_step(net: Net, params: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return loss_and_correct(net.apply(params, x), y)
 
 
 class Trainer(TrainerBase):
-    """A jitted, pure SGD step (optax.sgd) whose state carries the key, split afresh every step."""
+    """Host-side holder of a TrainState, stepped by the module's jitted pure functions."""
 
     VARIANTS = VARIANTS
-    resolve_device = staticmethod(resolve_device)
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
-        super().__init__(cfg, params, variant=variant, device=device)
-        self.forward = self._make_forward(cfg, variant)
-        self.optimizer = optax.sgd(cfg.lr)
+        super().__init__(cfg, params, variant=variant)
+        self.device = resolve_device(device)
+        self.net = Net.of(cfg, variant)
         model_params = self.put(self.initial_params)
         if variant == "builtin":
             model_params = to_flax(model_params)
         key = make_rng(cfg.seed, device, impl=cfg.prng_impl)
-        self.state = (model_params, self.optimizer.init(model_params), key)
-
-    @staticmethod
-    def _make_forward(cfg: Config, variant: str) -> Forward:
-        if variant == "scratch":
-            return partial(mlp, rates=cfg.dropouts)
-        model = FlaxMLP(cfg.num_hiddens, cfg.dropouts, cfg.num_outputs)
-
-        def forward(params: Any, x: jax.Array, key: jax.Array | None = None, masks: None = None) -> jax.Array:
-            if key is None:
-                return model.apply({"params": params}, x, train=False)
-            return model.apply({"params": params}, x, train=True, rngs={"dropout": key})
-
-        return forward
+        self.state = TrainState(model_params, optax.sgd(cfg.lr).init(model_params), key)
 
     def put(self, array: Any) -> Any:
         return jax.device_put(array, self.device)
 
     def get_params(self) -> Params:
-        params = self.state[0]
+        params = self.state.params
         if self.variant == "builtin":
             params = from_flax(params)
         return {name: np.array(value) for name, value in params.items()}
@@ -219,11 +276,11 @@ class Trainer(TrainerBase):
         self, x: jax.Array, y: jax.Array, masks: list[np.ndarray] | None
     ) -> tuple[jax.Array, jax.Array]:
         injected = None if masks is None else self.put(masks)
-        self.state, loss, correct = self._jit_step(self.state, x, y, injected)
+        self.state, loss, correct = train_step(self.net, self.state, x, y, injected)
         return loss, correct
 
     def _evaluate(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self._jit_evaluate(self.state[0], x, y)
+        return eval_step(self.net, self.state.params, x, y)
 
     def _epoch_sums(
         self, x: jax.Array, y: jax.Array, batches: list[np.ndarray]
@@ -235,32 +292,6 @@ class Trainer(TrainerBase):
         loss_sum: Any = 0.0
         correct: Any = 0
         if full:
-            self.state, loss_sum, correct = self._jit_scan(self.state, x, y, self.put(np.stack(full)))
+            self.state, loss_sum, correct = train_scan(self.net, self.state, x, y, self.put(np.stack(full)))
         short_loss, short_correct = super()._epoch_sums(x, y, short)
         return loss_sum + short_loss, correct + short_correct
-
-    @partial(jax.jit, static_argnums=0)
-    def _jit_step(self, state: tuple, x: jax.Array, y: jax.Array, masks: list[jax.Array] | None):
-        params, opt_state, key = state
-        key, step_key = jax.random.split(key)
-
-        def loss_fn(params: Any) -> tuple[jax.Array, jax.Array]:
-            return loss_and_correct(self.forward(params, x, key=step_key, masks=masks), y)
-
-        (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = self.optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state, key), loss, correct
-
-    @partial(jax.jit, static_argnums=0)
-    def _jit_scan(self, state: tuple, x: jax.Array, y: jax.Array, batches: jax.Array):
-        def body(state: tuple, idx: jax.Array) -> tuple[tuple, tuple[jax.Array, jax.Array]]:
-            state, loss, correct = self._jit_step(state, x[idx], y[idx], None)
-            return state, (loss, correct)
-
-        state, (losses, corrects) = jax.lax.scan(body, state, batches)
-        return state, jnp.sum(losses) * batches.shape[1], jnp.sum(corrects)
-
-    @partial(jax.jit, static_argnums=0)
-    def _jit_evaluate(self, params: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return loss_and_correct(self.forward(params, x), y)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -15,6 +15,8 @@ from common.trainer import TrainerBase
 NAME = "numpy"
 VARIANTS = ("scratch",)
 DTYPES = ("float16", "float32", "float64")
+PRNG_IMPLS = ("pcg64",)
+builtin_dropout = None  # NumPy has no dropout of its own
 
 
 def versions() -> dict[str, str]:
@@ -25,13 +27,21 @@ def devices() -> list[str]:
     return ["cpu"]
 
 
-def make_rng(seed: int, device: str = "cpu") -> np.random.Generator:
-    Trainer.resolve_device(device)
+def resolve_device(device: str) -> str:
+    if device != "cpu":
+        raise ValueError(f"the NumPy backend has one device, 'cpu'; got device {device!r}")
+    return device
+
+
+def make_rng(seed: int, device: str = "cpu", *, impl: str | None = None) -> np.random.Generator:
+    resolve_device(device)
+    if impl not in (None, *PRNG_IMPLS):
+        raise ValueError(f"NumPy's generator here is {PRNG_IMPLS[0]}; got impl {impl!r}")
     return np.random.default_rng(seed)
 
 
 def asarray(a: object, dtype: str | None = None, device: str | None = None) -> np.ndarray:
-    Trainer.resolve_device(device or "cpu")
+    resolve_device(device or "cpu")
     if dtype is not None and dtype not in DTYPES:
         raise TypeError(f"NumPy has no dtype {dtype!r} here; supported: {DTYPES}")
     return np.asarray(a, dtype=dtype)
@@ -39,6 +49,25 @@ def asarray(a: object, dtype: str | None = None, device: str | None = None) -> n
 
 def to_numpy(x: np.ndarray) -> np.ndarray:
     return np.asarray(x)
+
+
+copy = np.copy
+matmul = np.matmul
+
+
+def jit(fn: Callable) -> Callable:
+    """NumPy runs eagerly: nothing to compile."""
+    return fn
+
+
+def ready(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def chapter_dropout(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """D2L's recipe in NumPy: a float uniform per element, compared, cast and multiplied."""
+    mask = (rng.random(x.shape, dtype=np.float32) > p).astype(np.float32)
+    return mask * x / np.float32(1.0 - p)
 
 
 CHUNK = 1 << 18  # elements per piece: a piece's bytes, mask and output stay in cache
@@ -108,15 +137,10 @@ class Trainer(TrainerBase):
     VARIANTS = VARIANTS
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
-        super().__init__(cfg, params, variant=variant, device=device)
+        super().__init__(cfg, params, variant=variant)
+        self.device = resolve_device(device)
         self.params = {name: value.copy() for name, value in self.initial_params.items()}
         self.rng = make_rng(cfg.seed)
-
-    @staticmethod
-    def resolve_device(device: str) -> str:
-        if device != "cpu":
-            raise ValueError(f"the NumPy backend has one device, 'cpu'; got device {device!r}")
-        return device
 
     def put(self, array: np.ndarray) -> np.ndarray:
         return array

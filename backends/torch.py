@@ -7,6 +7,7 @@ Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switch
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from common.trainer import TrainerBase
 NAME = "torch"
 VARIANTS = ("scratch", "builtin")
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+PRNG_IMPLS = ("torch",)  # torch.Generator: Mersenne Twister on the CPU, Philox on CUDA
+copy = torch.clone
+matmul = torch.matmul
 
 
 def versions() -> dict[str, str]:
@@ -51,8 +55,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def make_rng(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+def make_rng(seed: int, device: str | torch.device = "cpu", *, impl: str | None = None) -> torch.Generator:
     """A generator on the device whose tensors it will draw masks for."""
+    if impl not in (None, *PRNG_IMPLS):
+        raise ValueError(f"torch has one generator kind here, {PRNG_IMPLS[0]!r}; got impl {impl!r}")
     generator = torch.Generator(device=resolve_device(device))
     generator.manual_seed(seed)
     return generator
@@ -69,6 +75,25 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
     """x on the host; bfloat16, which NumPy lacks, comes back as float32."""
     x = x.detach().cpu()
     return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+
+
+def jit(fn: Callable) -> Callable:
+    """Eager, as the chapter runs it (torch.compile is a variant of its own, not this)."""
+    return fn
+
+
+def ready(x: torch.Tensor) -> torch.Tensor:
+    """x once computed: CUDA kernels run asynchronously."""
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+    return x
+
+
+def chapter_dropout(x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
+    """D2L's ``dropout_layer``: ``(torch.rand(X.shape) > p).float() * X / (1 - p)``, drawn on
+    x's device (the chapter's CPU draw breaks on a GPU)."""
+    mask = (torch.rand(x.shape, generator=rng, device=x.device) > p).float()
+    return mask * x / (1.0 - p)
 
 
 def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
@@ -177,10 +202,10 @@ class Trainer(TrainerBase):
     """torch.optim.SGD on the batch-mean cross-entropy, parameters imported from the common layout."""
 
     VARIANTS = VARIANTS
-    resolve_device = staticmethod(resolve_device)
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
-        super().__init__(cfg, params, variant=variant, device=device)
+        super().__init__(cfg, params, variant=variant)
+        self.device = resolve_device(device)
         if variant == "builtin":
             torch.manual_seed(cfg.seed)  # nn.Dropout has no generator argument: seed the global ones
             self.model: nn.Module = builtin_net(cfg)

@@ -1,4 +1,4 @@
-"""Batch order, batch checks and injected masks: the parts of a training step every port shares."""
+"""Batch order and batch checks: the parts of a training step every port shares."""
 
 from __future__ import annotations
 
@@ -28,16 +28,3 @@ def check_batch(cfg: Config, x: object, y: object) -> tuple[np.ndarray, np.ndarr
     if y.min() < 0 or y.max() >= cfg.num_outputs:
         raise ValueError(f"labels must be in [0, {cfg.num_outputs}), got range [{y.min()}, {y.max()}]")
     return np.ascontiguousarray(x, np.float32), y.astype(np.int64, copy=False)
-
-
-def check_masks(cfg: Config, masks: object, batch: int) -> list[np.ndarray]:
-    """Return injected keep-masks as bool arrays, one (batch, hidden_i) per dropout layer."""
-    if not isinstance(masks, (list, tuple)) or len(masks) != len(cfg.num_hiddens):
-        raise ValueError(f"masks must be a list of {len(cfg.num_hiddens)} keep-masks, one per layer")
-    checked = []
-    for i, (mask, width) in enumerate(zip(masks, cfg.num_hiddens, strict=True)):
-        mask = np.asarray(mask)
-        if mask.shape != (batch, width):
-            raise ValueError(f"masks[{i}] must have shape {(batch, width)}, got {mask.shape}")
-        checked.append(mask.astype(bool, copy=False))
-    return checked

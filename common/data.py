@@ -1,77 +1,24 @@
-"""Fashion-MNIST from its IDX files: found locally or downloaded, always verified, never half-written."""
+"""Fashion-MNIST as float32 arrays, from the one loader that picks the source (IDX files or TFDS)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import urllib.request
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from common.idx_files import DatasetError, find_data_dir, locate_or_download, read_idx_folder
+
+__all__ = ["SOURCES", "Dataset", "DatasetError", "find_data_dir", "load_fashion_mnist", "synthetic_dataset"]
+
 NUM_CLASSES = 10
 IMAGE_PIXELS = 28 * 28
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-MIRRORS = (
-    "https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
-)
-DOWNLOAD_TIMEOUT_S = 30.0
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True)
-class IdxFile:
-    name: str  # the upstream file name, without .gz
-    sha256: str  # of the decompressed bytes: Debian's .gz differ from upstream's, the content does not
-    shape: tuple[int, ...]
-
-    @property
-    def magic(self) -> int:
-        return 0x0800 | len(self.shape)  # unsigned bytes, then the number of dimensions
-
-
-FILES = {
-    "train_x": IdxFile(
-        "train-images-idx3-ubyte",
-        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        (60000, 28, 28),
-    ),
-    "train_y": IdxFile(
-        "train-labels-idx1-ubyte",
-        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        (60000,),
-    ),
-    "test_x": IdxFile(
-        "t10k-images-idx3-ubyte",
-        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        (10000, 28, 28),
-    ),
-    "test_y": IdxFile(
-        "t10k-labels-idx1-ubyte",
-        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-        (10000,),
-    ),
-}
-
-HOW_TO_FIX = (
-    "To fix it: install Debian's package (apt-get install dataset-fashion-mnist), "
-    "or put the four IDX .gz files in a folder and pass data_dir= / --data-dir or set "
-    "$FASHION_MNIST_DIR, or delete the bad file from the cache and load again with download=True."
-)
-
-
-class DatasetError(RuntimeError):
-    """The data set is missing, truncated or altered; the message names the file and the fixes."""
+SOURCES = ("auto", "idx", "tfds")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images flattened to float32 in [0, 1], labels int64, in the files' order."""
+    """Images flattened to float32 in [0, 1], labels int64, in the source's order."""
 
     train_x: np.ndarray
     train_y: np.ndarray
@@ -80,111 +27,30 @@ class Dataset:
     origin: str  # where it came from, for reports
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "dropout-ports" / "fashion-mnist"
-
-
-def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The folders looked in, in order."""
-    dirs = [data_dir, os.environ.get("FASHION_MNIST_DIR"), cache_dir(), DEBIAN_DIR]
-    return [Path(d) for d in dirs if d]
-
-
-def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The first folder holding any of the files (it must then hold all of them), else None."""
-    for folder in search_dirs(data_dir):
-        if any(_local_file(folder, f) for f in FILES.values()):
-            return folder
-    return None
-
-
 def load_fashion_mnist(
     data_dir: str | os.PathLike | None = None, *, source: str = "auto", download: bool = True
 ) -> Dataset:
-    """Load Fashion-MNIST from the IDX files (source "auto" or "idx") or through TFDS ("tfds")."""
-    if source == "tfds":
-        from common.tfds_source import load_with_tfds
+    """Fashion-MNIST from the IDX files (source "auto" or "idx") or through TFDS ("tfds").
 
-        return load_with_tfds(data_dir, download=download)
-    if source not in ("auto", "idx"):
-        raise ValueError(f"source must be 'auto', 'idx' or 'tfds', got {source!r}")
-    folder = find_data_dir(data_dir)
-    if folder is None:
-        if not download:
-            looked = ", ".join(str(d) for d in search_dirs(data_dir))
-            raise DatasetError(f"Fashion-MNIST not found (looked in {looked}). {HOW_TO_FIX}")
-        folder = cache_dir()
-        download_files(folder)
-    arrays = read_idx_folder(folder)
+    An explicit data_dir is the only folder looked in (and, with download, the one filled);
+    without it: $FASHION_MNIST_DIR, the cache, then Debian's folder.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if source == "tfds":
+        from common.tfds_source import read_with_tfds  # TensorFlow loads only when asked for
+
+        arrays, origin = read_with_tfds(data_dir, download=download)
+    else:
+        folder = locate_or_download(data_dir, download)
+        arrays, origin = read_idx_folder(folder), str(folder)
     return Dataset(
         train_x=to_unit_float(arrays["train_x"]),
         train_y=arrays["train_y"].astype(np.int64),
         test_x=to_unit_float(arrays["test_x"]),
         test_y=arrays["test_y"].astype(np.int64),
-        origin=str(folder),
+        origin=origin,
     )
-
-
-def read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
-    """The four verified uint8 arrays of a folder; the files are read in parallel (zlib frees the GIL)."""
-
-    def read(spec: IdxFile) -> np.ndarray:
-        path = _local_file(folder, spec)
-        if path is None:
-            raise DatasetError(f"{folder / (spec.name + '.gz')} is missing. {HOW_TO_FIX}")
-        return read_idx(path, spec)
-
-    with ThreadPoolExecutor(max_workers=len(FILES)) as pool:
-        return dict(zip(FILES, pool.map(read, FILES.values()), strict=True))
-
-
-def read_idx(path: Path, spec: IdxFile) -> np.ndarray:
-    """Decompress (if gzip), verify (sha256 and IDX header) and parse one file."""
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == GZIP_MAGIC:
-            raw = zlib.decompress(raw, wbits=31)  # 31: a gzip wrapper
-    except (OSError, zlib.error) as err:
-        raise DatasetError(f"{path} is truncated or corrupt ({err}). {HOW_TO_FIX}") from err
-    if hashlib.sha256(raw).hexdigest() != spec.sha256:
-        raise DatasetError(f"{path} has altered or truncated content (sha256 mismatch). {HOW_TO_FIX}")
-    header = np.frombuffer(raw, ">u4", count=1 + len(spec.shape))
-    if int(header[0]) != spec.magic or tuple(int(d) for d in header[1:]) != spec.shape:
-        raise DatasetError(f"{path} has an unexpected IDX header {header.tolist()}. {HOW_TO_FIX}")
-    return np.frombuffer(raw, np.uint8, offset=4 * len(header)).reshape(spec.shape)
-
-
-def download_files(folder: Path, mirrors: tuple[str, ...] | None = None) -> None:
-    """Fetch the missing files into folder; each lands by atomic rename only once verified."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for spec in FILES.values():
-        if _local_file(folder, spec) is None:
-            _download_one(folder, spec, mirrors or MIRRORS)
-
-
-def _download_one(folder: Path, spec: IdxFile, mirrors: tuple[str, ...]) -> None:
-    from tqdm.auto import tqdm
-
-    errors = []
-    for mirror in mirrors:
-        url = mirror + spec.name + ".gz"
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-        try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(fd, "wb") as out:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, leave=False) as bar:
-                    while chunk := response.read(1 << 20):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-            read_idx(Path(tmp), spec)
-            os.replace(tmp, folder / (spec.name + ".gz"))
-            return
-        except (OSError, DatasetError) as err:
-            errors.append(f"{url}: {err}")
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    raise DatasetError(f"could not download {spec.name}.gz: {'; '.join(errors)}. {HOW_TO_FIX}")
 
 
 def synthetic_dataset(num_train: int = 2048, num_test: int = 512, seed: int = 0) -> Dataset:
@@ -202,13 +68,6 @@ def synthetic_dataset(num_train: int = 2048, num_test: int = 512, seed: int = 0)
     train_x, train_y = sample(num_train)
     test_x, test_y = sample(num_test)
     return Dataset(train_x, train_y, test_x, test_y, origin=f"synthetic(seed={seed})")
-
-
-def _local_file(folder: Path, spec: IdxFile) -> Path | None:
-    for candidate in (folder / (spec.name + ".gz"), folder / spec.name):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def to_unit_float(images: np.ndarray) -> np.ndarray:

@@ -26,3 +26,16 @@ def mask_shape(shape: tuple[int, ...], broadcast_dims: tuple[int, ...] | list[in
 def random_keep_masks(cfg: Config, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Keep-masks with the configured rates, for injecting the same masks into every port."""
     return [rng.random((batch, width)) >= p for width, p in zip(cfg.num_hiddens, cfg.dropouts, strict=True)]
+
+
+def check_masks(cfg: Config, masks: object, batch: int) -> list[np.ndarray]:
+    """Return injected keep-masks as bool arrays, one (batch, hidden_i) per dropout layer."""
+    if not isinstance(masks, (list, tuple)) or len(masks) != len(cfg.num_hiddens):
+        raise ValueError(f"masks must be a list of {len(cfg.num_hiddens)} keep-masks, one per layer")
+    checked = []
+    for i, (mask, width) in enumerate(zip(masks, cfg.num_hiddens, strict=True)):
+        mask = np.asarray(mask)
+        if mask.shape != (batch, width):
+            raise ValueError(f"masks[{i}] must have shape {(batch, width)}, got {mask.shape}")
+        checked.append(mask.astype(bool, copy=False))
+    return checked

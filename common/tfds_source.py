@@ -4,7 +4,7 @@ the local IDX files, so ``download_and_prepare`` finds every file "already downl
 TFDS registers sha256 sums of upstream's .gz files, and Debian's .gz differ byte-wise (no stored
 name, other mtime) though they decompress to the same content. A cached file under its registered
 name is trusted without re-hashing, so this module verifies the decompressed content itself
-(common.data.read_idx_folder) before placing it there.
+(``read_idx_folder``) before placing it there.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import Dataset, DatasetError, cache_dir, find_data_dir, read_idx_folder, to_unit_float
+from common.idx_files import HOW_TO_FIX, DatasetError, cache_dir, find_data_dir, read_idx_folder
 
 
-def load_with_tfds(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Dataset:
+def read_with_tfds(
+    data_dir: str | os.PathLike | None = None, *, download: bool = True
+) -> tuple[dict[str, np.ndarray], str]:
+    """uint8 images and labels by split (the keys of ``idx_files.FILES``), and where they came from."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
@@ -31,14 +34,14 @@ def load_with_tfds(data_dir: str | os.PathLike | None = None, *, download: bool 
         folder = find_data_dir(data_dir)
         if folder is not None:
             seed_download_cache(builder, folder, tfds_dir / "downloads")
-        elif not download:
-            raise DatasetError("Fashion-MNIST not found locally and download=False: TFDS cannot prepare it")
+        elif not download or data_dir is not None:
+            raise DatasetError(f"Fashion-MNIST not found locally, so TFDS cannot prepare it. {HOW_TO_FIX}")
         builder.download_and_prepare()
-    splits = {}
+    arrays = {}
     for split in ("train", "test"):
-        arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-        splits[split] = (to_unit_float(arrays["image"]), arrays["label"].astype(np.int64))
-    return Dataset(*splits["train"], *splits["test"], origin=f"tfds:{builder.data_path}")
+        examples = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+        arrays[f"{split}_x"], arrays[f"{split}_y"] = examples["image"], examples["label"]
+    return arrays, f"tfds:{builder.data_path}"
 
 
 def seed_download_cache(builder: object, folder: Path, download_dir: Path) -> None:
@@ -50,7 +53,7 @@ def seed_download_cache(builder: object, folder: Path, download_dir: Path) -> No
     for url, url_info in builder.url_infos.items():
         source = folder / url_info.filename
         if not source.is_file():
-            raise DatasetError(f"{source} is missing (TFDS needs the .gz files). See common.data.HOW_TO_FIX")
+            raise DatasetError(f"{source} is missing (TFDS needs the .gz files). {HOW_TO_FIX}")
         target = download_dir / resource.get_dl_fname(url, url_info.checksum)
         shutil.copyfile(source, target)
         resource.write_info_file(

@@ -8,33 +8,29 @@ from typing import Any
 
 import numpy as np
 
-from common.batches import check_batch, check_masks
+from common.batches import check_batch
 from common.config import Config
+from common.masks import check_masks
 from common.params import Params, check_params
 
 
 class TrainerBase(abc.ABC):
     """Host-side API over a backend's step: NumPy in, Python numbers out, checks done once here.
 
-    A backend implements ``put`` (host array -> its array on its device), ``_step`` (one SGD step,
+    A backend's ``__init__`` sets ``self.device`` (its module's ``resolve_device``); it implements
+    ``put`` (host array -> its array on its device), ``_step`` (one SGD step,
     returning the batch-mean loss and the count of correct predictions as backend scalars, so the
     host need not wait), ``_evaluate`` and ``get_params``.
     """
 
     VARIANTS: tuple[str, ...] = ("scratch",)
 
-    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
+    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch"):
         if variant not in self.VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; this backend has {self.VARIANTS}")
         self.cfg = cfg
         self.variant = variant
-        self.device = self.resolve_device(device)
         self.initial_params = check_params(cfg, params)
-
-    @staticmethod
-    @abc.abstractmethod
-    def resolve_device(device: str) -> Any:
-        """The backend's device for a name, or a ValueError saying why there is none."""
 
     @abc.abstractmethod
     def put(self, array: np.ndarray) -> Any:

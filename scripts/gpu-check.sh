@@ -8,7 +8,7 @@ export PYTHONPATH=$PWD FASHION_MNIST_DIR=$PWD/data PYTHONUNBUFFERED=1
 out=${OUT:-results/gpu}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-python3 -m common.cli info | tee -a "$out/gpu.txt"
+python3 -m benchmarks.cli info | tee -a "$out/gpu.txt"
 python3 -m pytest -m gpu -q -p no:cacheprovider 2>&1 | tail -n 30 | tee "$out/pytest-gpu.txt"
-python3 -m common.cli compare --device gpu --out "$out/compare" 2>&1 | grep -v '%|' | tee "$out/compare.txt"
-python3 -m common.cli bench --device gpu --out "$out/bench" 2>&1 | tee "$out/bench.txt"
+python3 -m benchmarks.cli compare --device gpu --out "$out/compare" 2>&1 | grep -v '%|' | tee "$out/compare.txt"
+python3 -m benchmarks.cli bench --device gpu --out "$out/bench" 2>&1 | tee "$out/bench.txt"

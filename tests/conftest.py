@@ -17,10 +17,9 @@ def _cases() -> list:
     for name in BACKENDS:
         for variant in get_backend(name).VARIANTS:
             cases.append(pytest.param((name, variant, "cpu"), id=f"{name}-{variant}"))
-            if name != "numpy":
-                cases.append(
-                    pytest.param((name, variant, "gpu"), id=f"{name}-{variant}-gpu", marks=pytest.mark.gpu)
-                )
+            cases.append(
+                pytest.param((name, variant, "gpu"), id=f"{name}-{variant}-gpu", marks=pytest.mark.gpu)
+            )
     return cases
 
 
@@ -55,17 +54,11 @@ def synthetic():
 
 def gpu_device(backend) -> str:
     """The backend's GPU device name, or skip the test."""
-    if backend.NAME == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            return "cuda"
-    elif backend.NAME == "jax":
-        import jax
-
-        if any(d.platform == "gpu" for d in jax.devices()):
-            return "gpu"
-    pytest.skip(f"no GPU for {backend.NAME} on this machine")
+    try:
+        backend.resolve_device("gpu")
+    except ValueError as err:
+        pytest.skip(f"no GPU for {backend.NAME} on this machine: {err}")
+    return "gpu"
 
 
 def five_sigma(p: float, n: int) -> float:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import backends
-from common.analysis import accuracy_test
+from benchmarks.stats import accuracy_test
 from common.batches import batch_order
 from common.config import Config, check_rate
-from common.metrics import epoch_flops, flops_per_example
+from common.flops import epoch_flops, flops_per_example
 from common.params import init_params
 
 

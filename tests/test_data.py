@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import data
-from common.data import FILES, DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
+from common import idx_files
+from common.data import DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
+from common.idx_files import FILES
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def isolated(monkeypatch, tmp_path):
     """No environment folder, an empty cache, no Debian folder: only what a test puts there."""
     monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(idx_files, "DEBIAN_DIR", tmp_path / "no-debian")
     return tmp_path
 
 
@@ -91,16 +92,16 @@ def test_missing_file_is_named(copy_of_real):
 
 def test_nothing_found_without_download_says_where_it_looked(isolated):
     with pytest.raises(DatasetError, match="not found") as info:
-        load_fashion_mnist(isolated / "empty", download=False)
+        load_fashion_mnist(download=False)
     assert str(isolated / "cache") in str(info.value)
 
 
 def test_download_verifies_and_lands_atomically(isolated, real_dir, monkeypatch):
     """A download from a local mirror: files land in the cache, verified, no partial files left."""
     mirror = f"file://{real_dir}/"
-    monkeypatch.setattr(data, "MIRRORS", ("file:///nonexistent/", mirror))
+    monkeypatch.setattr(idx_files, "MIRRORS", ("file:///nonexistent/", mirror))
     loaded = load_fashion_mnist()
-    cache = data.cache_dir()
+    cache = idx_files.cache_dir()
     assert loaded.origin == str(cache)
     assert sorted(p.name for p in cache.iterdir()) == sorted(s.name + ".gz" for s in FILES.values())
 
@@ -112,7 +113,7 @@ def test_download_of_bad_content_fails_and_leaves_nothing(isolated, copy_of_real
     (target / bad).unlink()
     (copy_of_real / bad).write_bytes(gzip.compress(b"not an idx file"))
     with pytest.raises(DatasetError, match=f"could not download {bad}"):
-        data.download_files(target, (f"file://{copy_of_real}/",))
+        idx_files.download_files(target, (f"file://{copy_of_real}/",))
     assert bad not in {p.name for p in target.iterdir()} and len(list(target.iterdir())) == 3
 
 

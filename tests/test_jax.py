@@ -66,7 +66,8 @@ def test_every_layer_and_step_gets_its_own_key(monkeypatch):
         return original(x, p, key, **kwargs)
 
     monkeypatch.setattr(jb, "dropout", recording)
-    trainer = jb.Trainer(SMALL, init_params(SMALL))
+    cfg = SMALL.replace(lr=0.4321)  # a net no other test compiled, so the step is traced anew
+    trainer = jb.Trainer(cfg, init_params(cfg))
     x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10
     trainer.train_step(x, y)
     trainer.train_step(x, y)
@@ -80,9 +81,9 @@ def test_an_epoch_compiles_once():
     x, y = trainer.put(np.random.rand(1050, 784).astype(np.float32)), trainer.put(np.arange(1050) % 10)
     batches = [np.arange(i, min(i + 100, 1050)) for i in range(0, 1050, 100)]
     trainer.train_epoch(x, y, batches)
-    sizes = (jb.Trainer._jit_scan._cache_size(), jb.Trainer._jit_step._cache_size())
+    sizes = (jb.train_scan._cache_size(), jb.train_step._cache_size())
     trainer.train_epoch(x, y, batches[::-1][1:] + batches[-1:])
-    assert (jb.Trainer._jit_scan._cache_size(), jb.Trainer._jit_step._cache_size()) == sizes
+    assert (jb.train_scan._cache_size(), jb.train_step._cache_size()) == sizes
 
 
 def test_injected_masks_do_not_retrace():
@@ -90,10 +91,10 @@ def test_injected_masks_do_not_retrace():
     rng = np.random.default_rng(0)
     x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10
     trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
-    size = jb.Trainer._jit_step._cache_size()
+    size = jb.train_step._cache_size()
     for _ in range(3):
         trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
-    assert jb.Trainer._jit_step._cache_size() == size
+    assert jb.train_step._cache_size() == size
 
 
 def test_gpu_without_gpu_is_a_clear_error():

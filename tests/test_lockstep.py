@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import BACKENDS
 
+from benchmarks.lockstep import run_lockstep
 from common.config import Config
-from common.lockstep import run_lockstep
 
 STEPS = 60
 TOLERANCE = 1e-4

@@ -1,4 +1,4 @@
-"""Figures derived from a results document: per-run throughput, groups, and the accuracy test."""
+"""Statistics over seeds: does any port's final test accuracy differ from the others?"""
 
 from __future__ import annotations
 
@@ -6,34 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common.config import Config
-from common.metrics import epoch_flops
-
 PERMUTATIONS = 10_000
-
-
-def run_metrics(run: dict, doc: dict) -> dict:
-    """Timing and throughput of one run: the first epoch (compilation included) apart."""
-    seconds = [row["seconds"] for row in run["history"]]
-    steady = seconds[1:] or seconds
-    mean_epoch = float(np.mean(steady))
-    cfg = Config.from_dict(run["config"])
-    gflops = epoch_flops(cfg, doc["settings"]["train_examples"]) / mean_epoch / 1e9
-    return {
-        "first_epoch_s": seconds[0],
-        "mean_epoch_s": mean_epoch,
-        "samples_per_s": doc["settings"]["train_examples"] / mean_epoch,
-        "gflops": gflops,
-        "fraction_of_matmul_peak": gflops / doc["matmul_gflops"],
-    }
-
-
-def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
-    """Runs by (backend, variant), in the order they ran."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for run in doc["runs"]:
-        groups.setdefault((run["backend"], run["variant"]), []).append(run)
-    return groups
 
 
 def accuracy_test(samples: Sequence[Sequence[float]], permutations: int = PERMUTATIONS) -> float | None:

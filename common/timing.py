@@ -1,12 +1,10 @@
-"""Timing helpers: medians of repeats, and the machine's matmul throughput as the yardstick."""
+"""Timing helpers: medians of repeats, timed in alternating rounds."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
-
-import numpy as np
 
 
 def interleaved_medians(
@@ -37,15 +35,3 @@ def interleaved_medians(
 
 def median_seconds(run: Callable[[], object], **options: float) -> float:
     return interleaved_medians({"run": run}, **options)["run"]
-
-
-def matmul_gflops(size: int = 4096, repeats: int = 10) -> float:
-    """float32 size x size matmul throughput in NumPy, the yardstick for achieved GFLOP/s.
-
-    Measure it first, before any framework starts its own thread pools.
-    """
-    rng = np.random.default_rng(0)
-    a = rng.random((size, size), dtype=np.float32)
-    b = rng.random((size, size), dtype=np.float32)
-    seconds = median_seconds(lambda: a @ b, min_repeats=repeats, min_total=0.0)
-    return 2 * size**3 / seconds / 1e9

@@ -1,7 +1,7 @@
 """``dropout-ports compare``: every backend x variant, same init, batches and data, side by side.
 
 The results document is saved after every run (atomically), so an interruption loses only
-the run in progress. Derived figures come from the stored histories (common.analysis), so
+the run in progress. Derived figures come from the stored histories (benchmarks.results), so
 ``dropout-ports report`` re-renders exactly what ``compare`` shows.
 """
 
@@ -13,16 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backends import get_backend
-from benchmarks.timing import matmul_gflops
+from benchmarks.machine import environment, matmul_gflops
+from benchmarks.memory import PeakMemory
+from benchmarks.report import render_compare
+from benchmarks.results import SCHEMA_VERSION
+from benchmarks.store import write_json_atomic
 from common.config import Config
 from common.data import Dataset
-from common.memory import PeakMemory
-from common.render import render_compare
-from common.report import write_json_atomic
-from common.system import environment
 from common.training import fit
-
-SCHEMA_VERSION = 1
 
 
 def run_compare(

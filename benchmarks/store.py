@@ -1,14 +1,11 @@
-"""Reporting shared by every command: atomic JSON files and markdown tables."""
+"""Result files: JSON written atomically, so an interruption never leaves half a file."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
 from pathlib import Path
-
-Column = tuple[str, Callable[[dict], str]]  # header, cell of a row
 
 
 def write_json_atomic(path: str | os.PathLike, payload: object) -> None:
@@ -24,16 +21,3 @@ def write_json_atomic(path: str | os.PathLike, payload: object) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
-    lines = [
-        "| " + " | ".join(header for header, _ in columns) + " |",
-        "|" + "|".join("---" for _ in columns) + "|",
-    ]
-    lines += ["| " + " | ".join(cell(row) for _, cell in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def print_table(rows: Sequence[dict], columns: Sequence[Column]) -> None:
-    print(markdown_table(rows, columns))

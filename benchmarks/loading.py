@@ -1,13 +1,13 @@
 """Data loading: seconds to read, verify and convert the four local IDX files (target: < 1 s).
-Run: python -m benchmarks.data [--out FILE.json]
+Run: python -m benchmarks.loading [--out FILE.json]
 """
 
 from __future__ import annotations
 
-from benchmarks.cli import script_parser
-from benchmarks.timing import median_seconds
+from benchmarks.script_args import script_parser
+from benchmarks.store import write_json_atomic
 from common.data import find_data_dir, load_fashion_mnist
-from common.report import write_json_atomic
+from common.timing import median_seconds
 
 
 def run(quick: bool = False) -> dict:
