@@ -18,6 +18,8 @@ _BACKENDS = {
     "jax": ("backends.jax", "jax"),
 }
 
+VARIANT_NAMES = ("scratch", "builtin")  # every variant any port has; each port's VARIANTS is a subset
+
 
 @runtime_checkable
 class Backend(Protocol):

@@ -131,6 +131,9 @@ def dropout(
     return out.reshape(x.shape)
 
 
+QUIET_OVERFLOW = np.errstate(over="ignore", invalid="ignore")  # a diverging run: fit reports it once
+
+
 class Trainer(TrainerBase):
     """SGD on the chapter's MLP with hand-written backprop; parameters updated in place."""
 
@@ -170,6 +173,7 @@ class Trainer(TrainerBase):
         logits += self.params[f"b{last}"]
         return logits, inputs, keeps
 
+    @QUIET_OVERFLOW
     def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
         logits, inputs, keeps = self._forward(x, masks, training=True)
         loss, grad, correct = softmax_cross_entropy(logits, y)
@@ -183,6 +187,7 @@ class Trainer(TrainerBase):
                 grad = grad_input
         return loss, correct
 
+    @QUIET_OVERFLOW
     def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         loss, _, correct = softmax_cross_entropy(self._forward(x, None, training=False)[0], y)
         return loss, correct

@@ -1,143 +1,92 @@
-"""The ``dropout-ports`` command: compare the ports, train one, benchmark, report, show what is installed."""
+"""The dropout-ports command: compare the ports, train one, benchmark, report, show what is installed."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import platform
+import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import FrameType
 
 from tqdm.auto import tqdm
 
-from backends import available_backends, get_backend, known_backends
-from benchmarks import dropout, loading, training
-from benchmarks.compare import run_compare
-from benchmarks.machine import cpu_model, environment
-from benchmarks.report import compare_markdown, render_bench, render_compare
-from benchmarks.results import SCHEMA_VERSION
-from benchmarks.store import write_json_atomic
+from backends import VARIANT_NAMES, available_backends, get_backend, known_backends
+from benchmarks.commands import run_bench, run_compare_command, run_info, run_report, run_train
+from benchmarks.stats import DEFAULT_MARGIN
 from common.config import PRNG_IMPLS, Config
-from common.data import Dataset, DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
-from common.training import fit
+from common.data import SOURCES, DatasetError
 
 USER_ERRORS = (ValueError, TypeError, ImportError, DatasetError)
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)  # SIGTERM is Ctrl-C: finished runs are kept
     try:
+        check_args(args)
         return args.run(args)
     except USER_ERRORS as err:
         print(f"dropout-ports: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        print(f"dropout-ports: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dropout-ports: interrupted", file=sys.stderr)
-        return 130
+        return SIGNAL_EXIT[received[-1] if received else signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dropout-ports", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    train = commands.add_parser("train", help="train one backend with the chapter's settings")
-    train.add_argument("--backend", required=True, choices=known_backends())
-    train.add_argument("--variant", default="scratch", help="scratch (hand-written dropout) or builtin")
-    add_config_args(train)
-    add_data_args(train)
-    train.add_argument("--device", default="cpu", help="cpu, gpu, cuda or cuda:N")
-    train.set_defaults(run=run_train)
-
-    compare = commands.add_parser("compare", help="train every port side by side and report (the main job)")
-    compare.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
-    compare.add_argument("--seeds", nargs="+", type=int, default=[0])
-    compare.add_argument("--out", type=Path, default=None, help="default: results/<timestamp>/")
-    add_config_args(compare)
-    add_data_args(compare)
-    compare.add_argument("--device", default="cpu", help="cpu or gpu")
-    compare.set_defaults(run=run_compare_command)
-
-    report = commands.add_parser("report", help="re-render a compare or bench folder from its JSON")
-    report.add_argument("folder", type=Path)
-    report.set_defaults(run=run_report)
-
-    bench = commands.add_parser("bench", help="dropout op and training throughput benchmarks")
-    bench.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
-    bench.add_argument("--quick", action="store_true", help="small sizes and data: a smoke run")
-    bench.add_argument("--device", default="cpu", help="cpu or gpu")
-    bench.add_argument("--out", type=Path, default=None, help="default: results/bench-<timestamp>/")
-    bench.set_defaults(run=run_bench)
-
-    info = commands.add_parser("info", help="frameworks, devices and where the data is")
-    add_data_args(info)
-    info.set_defaults(run=run_info)
-    return parser
+def package_version() -> str:
+    try:
+        return version("dropout-ports")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    defaults = Config()
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--prng-impl", default=defaults.prng_impl, choices=PRNG_IMPLS, help="JAX only")
+def seed_arg(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"seed must be in [0, 2^32), got {seed}")
+    return seed
 
 
-def add_data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST IDX files")
-    parser.add_argument(
-        "--data-source",
-        default="auto",
-        choices=("auto", "idx", "tfds", "synthetic"),
-        help="synthetic: a small generated stand-in, for smoke tests",
-    )
-
-
-def load_data(args: argparse.Namespace) -> Dataset:
-    if args.data_source == "synthetic":
-        return synthetic_dataset()
-    return load_fashion_mnist(args.data_dir, source=args.data_source)
-
-
-def default_out(prefix: str = "") -> Path:
-    return Path("results") / f"{prefix}{dt.datetime.now():%Y%m%d-%H%M%S}"
-
-
-def config_from(args: argparse.Namespace, seed: int | None = None) -> Config:
-    return Config(
-        epochs=args.epochs,
-        seed=args.seed if seed is None else seed,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        prng_impl=args.prng_impl,
-    )
-
-
-def run_train(args: argparse.Namespace) -> int:
-    cfg = config_from(args)
-    backend = get_backend(args.backend)
-    data = load_data(args)
-    print(f"{backend.NAME}/{args.variant} on {args.device}, data from {data.origin}")
-
-    def report(row: dict[str, float]) -> None:
-        tqdm.write(
-            f"epoch {row['epoch']:2d}  train loss {row['train_loss']:.4f}  train acc {row['train_acc']:.4f}  "
-            f"test loss {row['test_loss']:.4f}  test acc {row['test_acc']:.4f}  {row['seconds']:.2f} s"
-        )
-
-    result = fit(backend, cfg, data, variant=args.variant, device=args.device, on_epoch=report)
-    seconds = [row["seconds"] for row in result.history]
-    print(
-        f"done: test accuracy {result.test_accuracy:.4f}, train loss {result.history[-1]['train_loss']:.4f}, "
-        f"{sum(seconds):.1f} s training (first epoch {seconds[0]:.2f} s)"
-    )
-    return 0
+def check_args(args: argparse.Namespace) -> None:
+    """Every choice that argparse alone cannot check, before any data is loaded or anything trains."""
+    for option in ("seeds", "backends"):
+        values = getattr(args, option, None) or []
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"--{option} repeats {repeated}: each is run once (repeats are not replicates)")
+    if getattr(args, "variant", None) is not None:
+        backend = get_backend(args.backend)
+        if args.variant not in backend.VARIANTS:
+            raise ValueError(
+                f"unknown variant {args.variant!r} for {backend.NAME}; it has {backend.VARIANTS}"
+            )
+    if hasattr(args, "device"):
+        named = args.backends if hasattr(args, "backends") else [args.backend]
+        args.backends = backends_on(args.device, named)
+    if hasattr(args, "margin") and not 0 < args.margin < 1:
+        raise ValueError(f"--margin must be a fraction in (0, 1), got {args.margin}")
 
 
 def backends_on(device: str, names: list[str] | None) -> list[str]:
-    """The named backends, or by default every installed one that has the device."""
+    """The named backends (each must have the device), or else every installed one that has it."""
     if names:
         for name in names:
             get_backend(name).resolve_device(device)  # fails here, before any work
@@ -147,7 +96,7 @@ def backends_on(device: str, names: list[str] | None) -> list[str]:
         try:
             get_backend(name).resolve_device(device)
         except ValueError as err:
-            print(f"skipping {name}: {err}", file=sys.stderr)
+            tqdm.write(f"skipping {name}: {err}", file=sys.stderr)
             continue
         usable.append(name)
     if not usable:
@@ -155,69 +104,94 @@ def backends_on(device: str, names: list[str] | None) -> list[str]:
     return usable
 
 
-def run_compare_command(args: argparse.Namespace) -> int:
-    names = backends_on(args.device, args.backends)
-    base = config_from(args)
-    data = load_data(args)
-    out = args.out or default_out()
-    print(f"comparing {', '.join(names)} on {args.device}, seeds {args.seeds}, data from {data.origin}")
-    print(f"results go to {out}/ (results.json is saved after every run)")
-    try:
-        doc = run_compare(names, data, out, seeds=args.seeds, base=base, device=args.device)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the finished runs are in {out}/results.json", file=sys.stderr)
-        raise
-    print(compare_markdown(doc))
-    print(f"wrote {out}/results.json, results.md, curves.png, throughput.png")
-    return 0
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dropout-ports", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=help, description=help, formatter_class=Formatter, allow_abbrev=False
+        )
+        sub.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+        return sub
+
+    train = command("train", "train one backend with the chapter's settings")
+    train.add_argument("--backend", required=True, choices=known_backends())
+    train.add_argument(
+        "--variant", default="scratch", choices=VARIANT_NAMES, help="hand-written or built-in dropout"
+    )
+    add_config_args(train)
+    train.add_argument(
+        "--seed", type=seed_arg, default=Config().seed, help="initial parameters, batches, masks"
+    )
+    add_data_args(train)
+    add_run_args(train, "no files are written unless given")
+    train.set_defaults(run=run_train, margin=DEFAULT_MARGIN)
+
+    compare = command("compare", "train every port side by side and report (the main job)")
+    compare.add_argument(
+        "--backends", nargs="+", choices=known_backends(), help="default: every installed one"
+    )
+    compare.add_argument("--seeds", nargs="+", type=seed_arg, default=[0], help="one run per port per seed")
+    add_config_args(compare)
+    add_data_args(compare)
+    add_run_args(compare, "default: a new results/<timestamp>/")
+    compare.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="equivalence margin on test accuracy, as a fraction",
+    )
+    compare.set_defaults(run=run_compare_command)
+
+    report = command("report", "re-render a compare, train or bench folder from its JSON")
+    report.add_argument("folder", type=Path)
+    report.set_defaults(run=run_report)
+
+    bench = command("bench", "dropout op and training throughput benchmarks")
+    bench.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
+    bench.add_argument("--quick", action="store_true", help="small sizes and data: a smoke run")
+    bench.add_argument("--device", default="cpu", help="cpu or gpu")
+    bench.add_argument("--out", type=Path, default=None, help="default: a new results/bench-<timestamp>/")
+    bench.set_defaults(run=run_bench)
+
+    info = command("info", "frameworks, devices and where the data is")
+    info.add_argument("--data-dir", default=None, help="look only in this folder")
+    info.set_defaults(run=run_info)
+    return parser
 
 
-def run_report(args: argparse.Namespace) -> int:
-    for name, render in (("results.json", render_compare), ("bench.json", render_bench)):
-        path = args.folder / name
-        if path.is_file():
-            try:
-                doc = json.loads(path.read_text())
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} is not valid JSON: {err}") from err
-            render(doc, args.folder)
-            print((args.folder / name.replace(".json", ".md")).read_text())
-            return 0
-    raise ValueError(f"{args.folder} has neither results.json nor bench.json")
+class Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown in --help."""
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    names = backends_on(args.device, args.backends)
-    out = args.out or default_out("bench-")
-    peak = training.yardstick(args.quick)  # first, before the frameworks warm up
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "environment": environment(names),
-        "quick": args.quick,
-        "device": args.device,
-        "data": loading.run(args.quick),
-        "dropout": dropout.run(names, device=args.device, quick=args.quick),
-        "training": training.run(names, device=args.device, quick=args.quick, peak_gflops=peak),
-    }
-    write_json_atomic(out / "bench.json", doc)
-    render_bench(doc, out)
-    print((out / "bench.md").read_text())
-    print(f"wrote {out}/bench.json, bench.md, bench-dropout.png, bench-training.png")
-    return 0
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    defaults = Config()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training set")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="SGD learning rate")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="examples per SGD step")
+    parser.add_argument("--prng-impl", default=defaults.prng_impl, choices=PRNG_IMPLS, help="JAX's generator")
 
 
-def run_info(args: argparse.Namespace) -> int:
-    print(f"python {platform.python_version()} on {platform.machine()}, {cpu_model()}")
-    for name in known_backends():
-        if name not in available_backends():
-            print(f"{name:6s} not installed (pip install 'dropout-ports[{name}]')")
-            continue
-        backend = get_backend(name)
-        versions = ", ".join(f"{k} {v}" for k, v in backend.versions().items())
-        print(f"{name:6s} {versions}; devices: {', '.join(backend.devices())}")
-    folder = find_data_dir(args.data_dir)
-    print(f"data   {folder if folder else 'not found locally (the first load downloads it into the cache)'}")
-    return 0
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", default=None, help="the only folder to read the four IDX files from (never downloads)"
+    )
+    parser.add_argument(
+        "--data-source",
+        default="auto",
+        choices=(*SOURCES, "synthetic"),
+        help="synthetic: a small generated stand-in, for smoke tests",
+    )
+
+
+def add_run_args(parser: argparse.ArgumentParser, out_help: str) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu, gpu (or, for torch, cuda and cuda:N)")
+    parser.add_argument("--out", type=Path, default=None, help=f"results folder; {out_help}")
+    parser.add_argument("--resume", action="store_true", help="add the missing runs to --out's results")
 
 
 if __name__ == "__main__":

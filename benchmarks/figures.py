@@ -13,51 +13,99 @@ from matplotlib.ticker import MaxNLocator
 
 from benchmarks.results import group_runs
 
+PANELS = (
+    ("train_loss", "train loss"),
+    ("train_acc", "train accuracy"),
+    ("test_loss", "test loss"),
+    ("test_acc", "test accuracy"),
+)
+
+
+def data_label(origin: str) -> str:
+    """A data set's name for a title (its origin is a path, which belongs in the report, not here)."""
+    if origin.startswith("synthetic"):
+        return "a synthetic stand-in for Fashion-MNIST"
+    return "Fashion-MNIST" + (" (through TFDS)" if origin.startswith("tfds:") else "")
+
+
+def _series(run: dict, key: str) -> np.ndarray:
+    return np.array([np.nan if row[key] is None else row[key] for row in run["history"]], float)
+
 
 def training_curves(doc: dict, path: Path) -> None:
-    """The chapter's plot for every port on one sheet: train loss, train acc, test acc per epoch."""
-    panels = [("train_loss", "train loss"), ("train_acc", "train accuracy"), ("test_acc", "test accuracy")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    """The chapter's plot for every port on one sheet: train and test loss and accuracy per epoch.
+    A line is the mean over the seeds that finished, with a min..max band where there are several;
+    a diverged run is drawn alone, dotted, up to the epoch where it stopped."""
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(19, 4.5))
+    several = False
     for (backend, variant), runs in group_runs(doc).items():
-        epochs = [row["epoch"] for row in runs[0]["history"]]
-        for ax, (key, _) in zip(axes, panels, strict=True):
-            values = np.array([[row[key] for row in run["history"]] for run in runs])
-            (line,) = ax.plot(epochs, values.mean(axis=0), marker="o", ms=3, label=f"{backend}/{variant}")
-            if len(runs) > 1:
-                ax.fill_between(
-                    epochs, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.15
-                )
-    for ax, (_, title) in zip(axes, panels, strict=True):
+        finished = [run for run in runs if not run["diverged"]]
+        for ax, (key, _) in zip(axes, PANELS, strict=True):
+            color = None
+            if finished:
+                values = np.array([_series(run, key) for run in finished])
+                epochs = np.arange(1, values.shape[1] + 1)
+                (line,) = ax.plot(epochs, values.mean(axis=0), marker="o", ms=3, label=f"{backend}/{variant}")
+                color = line.get_color()
+                if len(finished) > 1:
+                    several = True
+                    ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=color, alpha=0.15)
+            for run in runs:
+                if run["diverged"]:
+                    values = _series(run, key)
+                    label = f"{backend}/{variant} seed {run['seed']} (diverged)"
+                    ax.plot(np.arange(1, len(values) + 1), values, ":", marker="x", color=color, label=label)
+    for ax, (_, title) in zip(axes, PANELS, strict=True):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"Dropout MLP on {doc['settings']['data']}: every port (mean over seeds, band = min..max)")
+    axes[-1].legend(fontsize=8)
+    band = "mean over seeds, band = min..max" if several else "one seed per port"
+    fig.suptitle(f"Dropout MLP on {data_label(doc['settings']['data'])}: every port ({band})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def throughput_bars(rows: list[dict], path: Path, title: str) -> None:
-    """Samples per second per port, labelled with the share of the matmul yardstick."""
-    labels = [f"{r['backend']}\n{r['variant']}" for r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
-    bars = ax.bar(labels, [r["samples_per_s"] for r in rows], color="tab:blue")
-    for bar, row in zip(bars, rows, strict=True):
-        ax.annotate(
-            f"{row['fraction_of_matmul_peak']:.0%} of peak",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    ax.set_ylabel("training samples / s (after the first epoch)")
+    """Samples per second per port after the first epoch (bars; whiskers: min..max over seeds),
+    the first epoch's with its compilation as a marker, and the share of the machine's peak."""
+    rows = [row for row in rows if "samples_per_s" in row]
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4.8))
+    if rows:
+        _bars(ax, rows)
+    else:
+        ax.text(0.5, 0.5, "no run finished (every one diverged)", ha="center", va="center")
+    ax.set_ylabel("training samples / s")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _bars(ax: plt.Axes, rows: list[dict]) -> None:
+    labels = [f"{r['backend']}\n{r['variant']}" for r in rows]
+    rates = np.array([r["samples_per_s"] for r in rows])
+    low, high = np.array([r.get("samples_per_s_range", (r["samples_per_s"],) * 2) for r in rows]).T
+    bars = ax.bar(labels, rates, color="tab:blue", label="after the first epoch (median)")
+    ax.errorbar(labels, rates, yerr=[rates - low, high - rates], fmt="none", ecolor="black", capsize=4)
+    first = [r["first_epoch_samples_per_s"] for r in rows]
+    ax.scatter(
+        labels, first, marker="v", color="tab:red", zorder=3, label="first epoch (compilation included)"
+    )
+    for bar, row in zip(bars, rows, strict=True):
+        ax.annotate(
+            f"{row['of_peak']:.0%} of peak",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 4),
+            textcoords="offset points",
+        )
+    ax.legend(fontsize=8, loc="lower right")
 
 
 def dropout_plot(rows: list[dict], path: Path) -> None:

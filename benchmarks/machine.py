@@ -1,4 +1,4 @@
-"""What a result was measured on, and the machine's matmul throughput as the yardstick."""
+"""What a result was measured on (CPU, versions, BLAS and threads), and the matmul yardsticks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,24 @@ import platform
 from collections.abc import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from backends import get_backend
+from common.config import Config
+from common.flops import gemm_flops, gemm_shapes
 from common.timing import median_seconds
+
+SQUARE = 2048  # the machine-peak matmul's size (float32, square)
+QUICK_SQUARE = 512
+# Environment variables that change which kernels or how many threads the numbers came from.
+PINS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "XLA_FLAGS",
+)
 
 
 def cpu_model() -> str:
@@ -24,27 +39,70 @@ def cpu_model() -> str:
 
 
 def environment(names: Sequence[str]) -> dict:
+    """CPU, versions, and (from threadpoolctl, once the frameworks are loaded) every BLAS and
+    OpenMP library in the process with its kernel and thread count, and the pinning variables."""
     versions = {"python": platform.python_version()}
     for name in names:
         versions.update(get_backend(name).versions())
+    keep = ("user_api", "internal_api", "version", "num_threads", "architecture", "threading_layer")
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "versions": versions,
+        "threadpools": [{k: pool[k] for k in keep if k in pool} for pool in threadpool_info()],
+        "pins": {name: os.environ[name] for name in PINS if name in os.environ},
     }
 
 
-YARDSTICK_SIZE = 4096
+def describe_threads(env: dict) -> str:
+    """One line: the BLAS libraries, their kernels and threads, and any pinning variable."""
+    pools = [
+        f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or 'default'} kernel, "
+        f"{p['num_threads']} threads)".replace("  ", " ")
+        for p in env.get("threadpools", [])
+        if p["user_api"] == "blas"
+    ]
+    line = "BLAS: " + ("; ".join(pools) or "none found")
+    pins = env.get("pins", {})
+    if pins:
+        line += "; set in the environment: " + ", ".join(f"{k}={v}" for k, v in pins.items())
+    if "OPENBLAS_CORETYPE" in pins:
+        line += " (OPENBLAS_CORETYPE holds OpenBLAS to that kernel, slower than this CPU's own)"
+    return line
 
 
-def matmul_gflops(size: int = YARDSTICK_SIZE, repeats: int = 10) -> float:
-    """float32 size x size matmul throughput in NumPy, the yardstick for achieved GFLOP/s.
-
-    Measure it first, before any framework starts its own thread pools.
-    """
+def gemm_gflops(name: str, shapes: list[tuple[int, int, int]], device: str, repeats: int) -> float:
+    """The framework's float32 rate over these matmuls, run as one (compiled where it compiles)."""
+    backend = get_backend(name)
     rng = np.random.default_rng(0)
-    a = rng.random((size, size), dtype=np.float32)
-    b = rng.random((size, size), dtype=np.float32)
-    seconds = median_seconds(lambda: a @ b, min_repeats=repeats, min_total=0.0)
-    return 2 * size**3 / seconds / 1e9
+    pairs = [
+        tuple(
+            backend.asarray(rng.random(shape, dtype=np.float32), device=device) for shape in ((m, k), (k, n))
+        )
+        for m, k, n in shapes
+    ]
+    products = backend.jit(lambda pairs: [backend.matmul(a, b) for a, b in pairs])
+    seconds = median_seconds(
+        lambda: [backend.ready(out) for out in products(pairs)], min_repeats=repeats, min_total=0.2
+    )
+    return gemm_flops(shapes) / seconds / 1e9
+
+
+def yardsticks(names: Sequence[str], cfg: Config, device: str = "cpu", quick: bool = False) -> dict:
+    """Each framework's square matmul and its matmuls at the MLP's shapes; the machine's peak is
+    the best square rate of them all."""
+    size = QUICK_SQUARE if quick else SQUARE
+    repeats = 3 if quick else 7
+    by_backend = {
+        name: {
+            "square_gflops": gemm_gflops(name, [(size, size, size)], device, repeats),
+            "mlp_gflops": gemm_gflops(name, gemm_shapes(cfg), device, repeats),
+        }
+        for name in names
+    }
+    return {
+        "square": size,
+        "peak_gflops": max(b["square_gflops"] for b in by_backend.values()),
+        "by_backend": by_backend,
+    }

@@ -8,53 +8,107 @@ import numpy as np
 
 from benchmarks import dropout, training
 from benchmarks.figures import dropout_plot, throughput_bars, training_curves
-from benchmarks.machine import YARDSTICK_SIZE
+from benchmarks.machine import describe_threads
 from benchmarks.results import compare_rows
-from benchmarks.stats import PERMUTATIONS, accuracy_test
+from benchmarks.stats import (
+    CONFIDENCE,
+    DEFAULT_MARGIN,
+    PERMUTATIONS,
+    difference_test,
+    equivalence,
+    mean_interval,
+)
 from benchmarks.tables import Column, markdown_table
 from benchmarks.throughput import COLUMNS as THROUGHPUT_COLUMNS
 
 
-def _mean_std(values: list[float], fmt: str) -> str:
-    if len(values) == 1:
-        return format(values[0], fmt)
-    return f"{format(np.mean(values), fmt)} ± {format(np.std(values, ddof=1), fmt)}"
+def _accuracy(row: dict) -> str:
+    values = row["test_acc"]
+    if not values:
+        return "diverged"
+    interval = mean_interval(values)
+    text = (
+        f"{values[0]:.4f}"
+        if interval is None
+        else f"{interval[0]:.4f} [{interval[1]:.4f}, {interval[2]:.4f}]"
+    )
+    return text + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
+
+
+def _if_finished(key: str, fmt: str) -> Column:
+    return key, lambda r: format(r[key], fmt) if key in r else "diverged"
 
 
 COMPARE_COLUMNS: list[Column] = [
     ("backend", lambda r: r["backend"]),
     ("variant", lambda r: r["variant"]),
     ("seeds", lambda r: str(r["seeds"])),
-    ("test acc", lambda r: _mean_std(r["test_acc"], ".4f")),
-    ("train loss", lambda r: _mean_std(r["train_loss"], ".4f")),
-    *THROUGHPUT_COLUMNS,
-    ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:,.0f}"),
-    ("run added MB", lambda r: f"{r['run_rss_mb']:,.0f}"),
+    (f"test acc (mean [{CONFIDENCE:.0%} CI])", _accuracy),
+    ("train loss", lambda r: f"{np.mean(r['train_loss']):.4f}" if r["train_loss"] else "diverged"),
+    *[
+        (header, lambda r, cell=cell: cell(r) if "gflops" in r else "diverged")
+        for header, cell in THROUGHPUT_COLUMNS
+    ],
+    ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:,.0f}" if "peak_rss_mb" in r else "diverged"),
+    ("run added MB", lambda r: f"{r['run_rss_mb']:,.0f}" if "run_rss_mb" in r else "diverged"),
 ]
+
+EQUIVALENCE_COLUMNS: list[Column] = [
+    ("pair", lambda r: " vs ".join(r["pair"])),
+    ("seeds", lambda r: str(r["seeds"])),
+    ("mean difference", lambda r: f"{r['mean_difference']:+.4f}" if "p_value" in r else "needs 2 seeds"),
+    ("TOST p", lambda r: f"{r['p_value']:.3f}" if "p_value" in r else ""),
+    ("equivalent", lambda r: ("yes" if r["equivalent"] else "not shown") if "p_value" in r else ""),
+]
+
+
+def statistics_section(rows: list[dict], margin: float, seeds: int) -> list[str]:
+    """The lines on whether the ports' final test accuracies differ, and whether they are equivalent."""
+    lines = []
+    left_out = [f"{r['backend']}/{r['variant']} seed {s}" for r in rows for s in r["diverged"]]
+    if left_out:
+        lines += [f"Left out of the statistics, diverged (loss NaN or infinite): {', '.join(left_out)}.", ""]
+    by_port = {f"{r['backend']}/{r['variant']}": r["by_seed"] for r in rows if r["by_seed"]}
+    p_value = difference_test(by_port)
+    if p_value is None:
+        if seeds < 2:
+            lines.append("Test for a difference: needs at least 2 seeds per port (`--seeds 0 1 2`).")
+        else:
+            lines.append(
+                "Test for a difference: not possible, fewer than 2 ports finished 2 of the same seeds."
+            )
+        return lines
+    verdict = "the ports differ at 0.05" if p_value < 0.05 else "no evidence of a difference at 0.05"
+    lines += [
+        f"Test for a difference between the {len(by_port)} ports' final test accuracies: blocked permutation "
+        f"test (values shuffled among ports within each seed, {PERMUTATIONS:,} permutations): "
+        f"p = {p_value:.3f} ({verdict}). A large p is not evidence of equality; the next table tests that.",
+        "",
+        f"Equivalence within ±{margin * 100:.1f} percentage points (two one-sided paired t-tests per pair, "
+        "alpha 0.05):",
+        "",
+        markdown_table(equivalence(by_port, margin), EQUIVALENCE_COLUMNS),
+    ]
+    return lines
 
 
 def compare_markdown(doc: dict) -> str:
     rows = compare_rows(doc)
-    env = doc["environment"]
-    settings = doc["settings"]
-    p_value = accuracy_test([row["test_acc"] for row in rows])
-    if p_value is None:
-        verdict = "Equivalence test: needs at least 2 seeds per port (`--seeds 0 1 2`)."
-    else:
-        verdict = (
-            f"Do the ports' final test accuracies differ? One-way permutation test (F statistic, "
-            f"{PERMUTATIONS:,} permutations) over {len(rows)} ports: p = {p_value:.3f}"
-            + (" (no evidence of a difference at 0.05)." if p_value >= 0.05 else " (they differ at 0.05).")
-        )
+    env, settings, sticks = doc["environment"], doc["settings"], doc["yardsticks"]
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    own = ", ".join(f"{name} {b['mlp_gflops']:.0f}" for name, b in sticks["by_backend"].items())
+    peak = max([sticks["peak_gflops"], *(row.get("gflops", 0) for row in rows)])
     return "\n".join(
         [
             f"# dropout-ports compare ({doc['status']})",
             "",
             f"{env['cpu']}, {env['cores']} cores; {versions}.",
+            describe_threads(env) + ".",
             f"Device {settings['device']}; data {settings['data']} ({settings['train_examples']:,} training "
-            f"examples); seeds {settings['seeds']}; {settings['config']['epochs']} epochs; matmul yardstick "
-            f"{doc['matmul_gflops']:.0f} GFLOP/s (NumPy float32 {YARDSTICK_SIZE}^2).",
+            f"examples); seeds {settings['seeds']}; {settings['config']['epochs']} epochs.",
+            f"Yardsticks (float32 GFLOP/s, measured in this run): machine peak {peak:.0f} (the best "
+            f"{sticks.get('square', '')}^2 matmul of any framework, or an epoch that beat it); each "
+            f"framework's own matmuls at the MLP's shapes: {own or 'not measured'}.",
             "",
             markdown_table(rows, COMPARE_COLUMNS),
             "",
@@ -63,7 +117,7 @@ def compare_markdown(doc: dict) -> str:
             "'run added' is the peak during a run less the RSS at its start (data copies, activations, "
             "compiled code).",
             "",
-            verdict,
+            *statistics_section(rows, settings.get("margin", DEFAULT_MARGIN), len(settings["seeds"])),
             "",
         ]
     )
@@ -80,25 +134,23 @@ def render_compare(doc: dict, out_dir: Path) -> None:
 def bench_markdown(doc: dict) -> str:
     env = doc["environment"]
     train = doc["training"]
+    load = doc["data"]["load_s"]
     return "\n".join(
         [
             f"# dropout-ports bench{' (quick)' if doc['quick'] else ''}",
             "",
             f"{env['cpu']}, {env['cores']} cores; device {doc['device']}; "
             + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+            describe_threads(env) + ".",
             "",
             f"Loading Fashion-MNIST from {doc['data']['folder']}: "
-            + (
-                f"{doc['data']['load_s']:.2f} s (median)."
-                if doc["data"]["load_s"] is not None
-                else "not found."
-            ),
+            + (f"{load:.2f} s (median)." if load is not None else "not found."),
             "",
             "## Dropout op (median ms; GB/s counts one read and one write of the array)",
             "",
             markdown_table(doc["dropout"], dropout.COLUMNS),
             "",
-            f"## Training (matmul yardstick {train['matmul_gflops']:.0f} GFLOP/s; "
+            f"## Training (machine peak {train['peak_gflops']:.0f} GFLOP/s; "
             f"an epoch is {train['epoch_gflop']:.1f} GFLOP)",
             "",
             markdown_table(train["rows"], training.COLUMNS),

@@ -1,13 +1,58 @@
-"""The results document of ``compare``: its version, and the rows derived from its runs."""
+"""The results document of ``compare`` and ``train``: its schema, its checks, and the rows
+derived from its runs (rendering and statistics read only these)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from benchmarks.throughput import throughput
+from benchmarks.throughput import add_shares, throughput
 from common.config import Config
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: yardsticks per framework, diverged runs, strict JSON
+REQUIRED = {
+    "results.json": ("status", "environment", "settings", "yardsticks", "runs"),
+    "bench.json": ("environment", "quick", "device", "data", "dropout", "training"),
+}
+RUN_KEYS = ("backend", "variant", "seed", "config", "history", "diverged")
+SHARED_SETTINGS = ("device", "data", "train_examples")  # with the config less its seed
+
+
+def check_document(doc: dict, name: str, source: object) -> dict:
+    """doc if this version can read it; older documents are upgraded, others refused clearly."""
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise ValueError(f"{source} has no schema_version: not a dropout-ports {name}")
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"{source} was written by a newer dropout-ports (schema {version}; this one reads "
+            f"up to {SCHEMA_VERSION}): upgrade dropout-ports to read it"
+        )
+    if version == 1 and name == "results.json":
+        doc = {**doc, "yardsticks": {"peak_gflops": doc.get("matmul_gflops"), "by_backend": {}}}
+        doc["runs"] = [{"diverged": False, **run} for run in doc.get("runs", [])]
+    missing = [key for key in REQUIRED[name] if key not in doc]
+    if name == "results.json":
+        missing += sorted(
+            {f"runs[].{key}" for run in doc.get("runs", []) for key in RUN_KEYS if key not in run}
+        )
+    if missing:
+        raise ValueError(f"{source} lacks {', '.join(missing)}: it is damaged or not a dropout-ports {name}")
+    return doc
+
+
+def run_key(run: dict) -> tuple[str, str, int]:
+    """What tells two runs of one folder apart (the folder's shared settings fix the rest)."""
+    return run["backend"], run["variant"], run["seed"]
+
+
+def shared_settings(settings: dict) -> dict:
+    """The settings every run of a folder must share: a resumed folder must match them."""
+    config = {k: v for k, v in settings["config"].items() if k != "seed"}
+    return json.loads(
+        json.dumps({**{k: settings[k] for k in SHARED_SETTINGS}, "config": config})
+    )  # as stored
 
 
 def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
@@ -18,28 +63,40 @@ def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
     return groups
 
 
-def run_throughput(run: dict, doc: dict) -> dict:
-    seconds = [row["seconds"] for row in run["history"]]
-    cfg = Config.from_dict(run["config"])
-    return throughput(cfg, doc["settings"]["train_examples"], seconds, doc["matmul_gflops"])
-
-
 def compare_rows(doc: dict) -> list[dict]:
-    """One row per (backend, variant): accuracies per seed, throughput and memory averaged over seeds."""
+    """One row per (backend, variant): final figures per seed of the runs that finished, the
+    diverged ones counted apart; throughput and memory averaged over the finished runs."""
     rows = []
     for (backend, variant), runs in group_runs(doc).items():
-        figures = [run_throughput(run, doc) for run in runs]
-        rows.append(
-            {
-                "backend": backend,
-                "variant": variant,
-                "seeds": len(runs),
-                "test_acc": [run["test_accuracy"] for run in runs],
-                "train_loss": [run["history"][-1]["train_loss"] for run in runs],
-                "peak_rss_mb": max(run["peak_rss_bytes"] for run in runs) / 2**20,
-                "run_rss_mb": np.mean([run["peak_rss_bytes"] - run["rss_at_start_bytes"] for run in runs])
-                / 2**20,
-                **{key: float(np.mean([f[key] for f in figures])) for key in figures[0]},
-            }
-        )
+        finished = [run for run in runs if not run["diverged"]]
+        row = {
+            "backend": backend,
+            "variant": variant,
+            "seeds": len(runs),
+            "diverged": [run["seed"] for run in runs if run["diverged"]],
+            "by_seed": {run["seed"]: run["test_accuracy"] for run in finished},
+            "test_acc": [run["test_accuracy"] for run in finished],
+            "train_loss": [run["history"][-1]["train_loss"] for run in finished],
+        }
+        if finished:
+            figures = [run_throughput(run, doc) for run in finished]
+            row.update({key: float(np.mean([f[key] for f in figures])) for key in figures[0]})
+            rates = [f["samples_per_s"] for f in figures]
+            row["samples_per_s_range"] = (min(rates), max(rates))
+            row["peak_rss_mb"] = max(run.get("peak_rss_bytes", 0) for run in finished) / 2**20
+            row["run_rss_mb"] = (
+                float(
+                    np.mean(
+                        [run.get("peak_rss_bytes", 0) - run.get("rss_at_start_bytes", 0) for run in finished]
+                    )
+                )
+                / 2**20
+            )
+        rows.append(row)
+    add_shares(rows, doc["yardsticks"])
     return rows
+
+
+def run_throughput(run: dict, doc: dict) -> dict:
+    seconds = [row["seconds"] for row in run["history"]]
+    return throughput(Config.from_dict(run["config"]), doc["settings"]["train_examples"], seconds)

@@ -1,5 +1,5 @@
-"""Training throughput: epochs of every backend x variant through ``fit``, against the machine's
-matmul throughput (measured first, before any framework warms up).
+"""Training throughput: epochs of every backend x variant through ``fit``, against the yardsticks
+(the machine's best matmul and each framework's own at the MLP's shapes, measured first).
 
 The first epoch (compilation, caches) is reported apart; the figure of record is the median of
 the epochs after it, computed by ``benchmarks.throughput`` as for ``compare``.
@@ -9,21 +9,16 @@ Run: python -m benchmarks.training [--quick] [--device cpu|gpu] [--out FILE.json
 from __future__ import annotations
 
 from backends import get_backend
-from benchmarks.machine import matmul_gflops
+from benchmarks.machine import yardsticks
 from benchmarks.script_args import script_parser
 from benchmarks.store import write_json_atomic
 from benchmarks.tables import Column, markdown_table
 from benchmarks.throughput import COLUMNS as THROUGHPUT_COLUMNS
-from benchmarks.throughput import throughput
+from benchmarks.throughput import add_shares, throughput
 from common.config import Config
 from common.data import Dataset, load_fashion_mnist, synthetic_dataset
 from common.flops import epoch_flops
 from common.training import fit
-
-
-def yardstick(quick: bool) -> float:
-    """The matmul throughput to compare against: call it before any framework warms up."""
-    return matmul_gflops(repeats=3 if quick else 10)
 
 
 def run(
@@ -32,22 +27,27 @@ def run(
     device: str = "cpu",
     quick: bool = False,
     data: Dataset | None = None,
-    peak_gflops: float | None = None,
 ) -> dict:
-    """Rows with epoch seconds, samples/s, GFLOP/s and its share of the matmul throughput."""
-    peak = peak_gflops or yardstick(quick)
+    """Rows with epoch seconds, samples/s, GFLOP/s and its shares of the yardsticks."""
     if data is None:
         data = synthetic_dataset(4096, 256) if quick else load_fashion_mnist()
     cfg = Config(epochs=2 if quick else 4)  # the first epoch, then the timed ones
+    sticks = yardsticks(names, cfg, device, quick=quick)
     rows = []
     for name in names:
         for variant in get_backend(name).VARIANTS:
             result = fit(name, cfg, data, variant=variant, device=device, progress=False)
             seconds = [row["seconds"] for row in result.history]
-            figures = throughput(cfg, len(data.train_y), seconds, peak)
-            rows.append({"backend": name, "variant": variant, **figures})
+            rows.append({"backend": name, "variant": variant, **throughput(cfg, len(data.train_y), seconds)})
+    peak = add_shares(rows, sticks)
     flops = epoch_flops(cfg, len(data.train_y))
-    return {"matmul_gflops": peak, "epoch_gflop": flops / 1e9, "device": device, "rows": rows}
+    return {
+        "peak_gflops": peak,
+        "yardsticks": sticks,
+        "epoch_gflop": flops / 1e9,
+        "device": device,
+        "rows": rows,
+    }
 
 
 COLUMNS: list[Column] = [
@@ -60,8 +60,8 @@ COLUMNS: list[Column] = [
 def main(argv: list[str] | None = None) -> None:
     args = script_parser(__doc__).parse_args(argv)
     result = run(args.backends, device=args.device, quick=args.quick)
-    peak, gflop = result["matmul_gflops"], result["epoch_gflop"]
-    print(f"matmul yardstick: {peak:.1f} GFLOP/s; an epoch is {gflop:.1f} GFLOP")
+    peak, gflop = result["peak_gflops"], result["epoch_gflop"]
+    print(f"machine peak: {peak:.1f} GFLOP/s; an epoch is {gflop:.1f} GFLOP")
     print(markdown_table(result["rows"], COLUMNS))
     if args.out:
         write_json_atomic(args.out, {"training": result})

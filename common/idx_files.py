@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from common.progress import show_progress
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The first address serves the files as they are; the second is upstream's own bucket, over http
 # (it has no https endpoint): every file is checked against its sha256 either way.
@@ -159,7 +161,14 @@ def _download_one(folder: Path, spec: IdxFile, mirrors: tuple[str, ...]) -> None
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(fd, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, leave=False) as bar:
+                with tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=spec.name,
+                    leave=False,
+                    disable=not show_progress(),
+                ) as bar:
                     while chunk := response.read(1 << 20):
                         out.write(chunk)
                         bar.update(len(chunk))

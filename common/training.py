@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from common.batches import batch_order
 from common.config import Config
 from common.data import Dataset
 from common.params import init_params
+from common.progress import show_progress
 
 
 @dataclass
@@ -23,10 +25,12 @@ class RunResult:
     device: str
     config: Config
     history: list[dict[str, float]] = field(default_factory=list)
+    diverged: bool = False  # the loss became NaN or infinite; training stopped at that epoch
 
     @property
-    def test_accuracy(self) -> float:
-        return self.history[-1]["test_acc"]
+    def test_accuracy(self) -> float | None:
+        """The last epoch's; None for a diverged run (argmax of NaN logits is class 0, not a result)."""
+        return None if self.diverged else self.history[-1]["test_acc"]
 
     def to_dict(self) -> dict:
         record = asdict(self)
@@ -47,14 +51,17 @@ def fit(
     """Train backend's Trainer from init_params(cfg) for cfg.epochs; one history row per epoch.
 
     ``seconds`` is the epoch's training time, host-synced (the first includes any compilation);
-    train_loss and train_acc come from the training forward passes, dropout on, as in D2L.
+    train_loss and train_acc come from the training forward passes, dropout on, as in D2L. A run
+    whose loss stops being finite ends at that epoch, marked diverged.
     """
     if isinstance(backend, str):
         backend = get_backend(backend)
     trainer = backend.Trainer(cfg, init_params(cfg), variant=variant, device=device)
     train_x, train_y = trainer.put(data.train_x), trainer.put(data.train_y)
     result = RunResult(backend.NAME, variant, device, cfg)
-    with tqdm(range(cfg.epochs), desc=f"{backend.NAME}/{variant}", unit="epoch", disable=not progress) as bar:
+    with tqdm(
+        range(cfg.epochs), desc=f"{backend.NAME}/{variant}", unit="epoch", disable=not show_progress(progress)
+    ) as bar:
         for epoch in bar:
             batches = batch_order(len(data.train_y), cfg.batch_size, cfg.seed, epoch)
             start = time.perf_counter()
@@ -71,7 +78,10 @@ def fit(
                     "seconds": seconds,
                 }
             )
+            result.diverged = not all(map(math.isfinite, (train_loss, test["loss"])))
             if on_epoch is not None:
                 on_epoch(result.history[-1])
+            if result.diverged:
+                break
             bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test['accuracy']:.3f}")
     return result

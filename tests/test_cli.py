@@ -37,14 +37,15 @@ def compared(tmp_path_factory) -> Path:
 
 def test_compare_writes_json_markdown_and_figures(compared):
     doc = json.loads((compared / "results.json").read_text())
-    assert doc["schema_version"] == 1 and doc["status"] == "complete"
+    assert doc["schema_version"] == 2 and doc["status"] == "complete"
     pairs = {(run["backend"], run["variant"]) for run in doc["runs"]}
     assert ("numpy", "scratch") in pairs
     assert len(doc["runs"]) == 2 * len(pairs)
     run = doc["runs"][0]
-    assert len(run["history"]) == 2 and run["peak_rss_bytes"] > 0 and doc["matmul_gflops"] > 0
+    assert len(run["history"]) == 2 and run["peak_rss_bytes"] > 0 and doc["yardsticks"]["peak_gflops"] > 0
     markdown = (compared / "results.md").read_text()
-    assert "| numpy | scratch | 2 |" in markdown and "permutation test" in markdown
+    assert "| numpy | scratch | 2 |" in markdown and "blocked permutation test" in markdown
+    assert "needs at least 2 seeds" not in markdown
     for figure in ("curves.png", "throughput.png"):
         assert_valid_png(compared / figure)
 
@@ -59,7 +60,8 @@ def test_report_re_renders_from_the_json(compared, tmp_path):
     assert_valid_png(folder / "curves.png")
 
 
-def test_interrupted_compare_keeps_the_finished_runs(tmp_path):
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_compare_keeps_and_renders_the_finished_runs(tmp_path, signum, exit_code):
     out = tmp_path / "interrupted"
     args = ["compare", "--data-source", "synthetic", "--backends", "numpy", "--seeds", "0", "1", "2"]
     process = subprocess.Popen(
@@ -73,11 +75,12 @@ def test_interrupted_compare_keeps_the_finished_runs(tmp_path):
         if path.is_file() and json.loads(path.read_text())["runs"]:
             break
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == exit_code, stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["status"] == "interrupted" and 1 <= len(doc["runs"]) < 3
+    assert "(interrupted)" in (out / "results.md").read_text()
     assert all(len(run["history"]) == 30 for run in doc["runs"])
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert "Traceback" not in stderr.decode()
@@ -85,10 +88,11 @@ def test_interrupted_compare_keeps_the_finished_runs(tmp_path):
 
 def test_bench_quick(tmp_path):
     done = cli("bench", "--quick", "--out", str(tmp_path))
+    assert "bench: dropout op" in done.stderr
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "bench.json").read_text())
     labels = {row["implementation"] for row in doc["dropout"]}
-    assert {"numpy copy", "numpy scratch"} <= labels
+    assert {"numpy copy", "numpy scratch", "numpy chapter"} <= labels
     assert all(row["ratio_to_copy"] > 0 for row in doc["dropout"])
     assert {row["backend"] for row in doc["training"]["rows"]} >= {"numpy"}
     assert "x copy" in (tmp_path / "bench.md").read_text()
@@ -114,6 +118,20 @@ def test_train_prints_epochs_and_summary():
             ["train", "--backend", "numpy", "--variant", "builtin", "--data-source", "synthetic"],
             "unknown variant",
         ),
+        (["train", "--backend", "numpy", "--variant", "concise"], "invalid choice: 'concise'"),
+        (["compare", "--seed", "7"], "unrecognized arguments: --seed"),
+        (["info", "--data-source", "tfds"], "unrecognized arguments: --data-source"),
+        (["compare", "--seeds", "0", "-1"], "seed must be in [0, 2^32)"),
+        (["compare", "--seeds", str(2**32)], "seed must be in [0, 2^32)"),
+        (["compare", "--seeds", "0", "0"], "repeats [0]"),
+        (["compare", "--backends", "numpy", "numpy"], "repeats ['numpy']"),
+        (["compare", "--backends", "tensorflow"], "invalid choice: 'tensorflow'"),
+        (["compare", "--margin", "0"], "--margin must be"),
+        (["compare", "--data-dir", "/nonexistent/fashion"], "not found (looked in /nonexistent/fashion)"),
+        (
+            ["compare", "--backends", "numpy", "--out", "/proc/no/such/folder"],
+            "cannot write to the output folder",
+        ),
         (["train", "--backend", "numpy", "--device", "gpu", "--data-source", "synthetic"], "one device"),
         (["report", "/nonexistent"], "neither results.json nor bench.json"),
         (["compare", "--backends", "numpy", "--device", "gpu", "--data-source", "synthetic"], "one device"),
@@ -136,3 +154,115 @@ def test_main_command_is_what_the_readme_says():
     assert "bash scripts/run.sh" in readme and "bash scripts/test.sh" in readme
     assert "dropout-ports compare" in (Path(__file__).parents[1] / "scripts" / "run.sh").read_text()
     assert os.access(Path(__file__).parents[1] / ".ci" / "run", os.R_OK)
+
+
+SMALL_RUN = ["--data-source", "synthetic", "--backends", "numpy", "--epochs", "1"]
+
+
+def test_a_folder_with_results_is_refused_without_resume(compared):
+    before = (compared / "results.json").read_bytes()
+    done = cli("compare", *SMALL_RUN, "--out", str(compared))
+    assert done.returncode == 2 and "--resume" in done.stderr and "Traceback" not in done.stderr
+    assert (compared / "results.json").read_bytes() == before
+
+
+def test_resume_runs_only_what_is_missing(tmp_path):
+    assert cli("compare", *SMALL_RUN, "--seeds", "0", "--out", str(tmp_path)).returncode == 0
+    first = json.loads((tmp_path / "results.json").read_text())["runs"][0]
+    done = cli("compare", *SMALL_RUN, "--seeds", "0", "1", "2", "--resume", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [run["seed"] for run in doc["runs"]] == [0, 1, 2] and doc["runs"][0] == first
+    assert doc["settings"]["seeds"] == [0, 1, 2] and doc["status"] == "complete"
+    other = cli("compare", *SMALL_RUN[:-1], "2", "--seeds", "3", "--resume", "--out", str(tmp_path))
+    assert other.returncode == 2 and "config.epochs" in other.stderr
+
+
+def test_a_folder_in_use_is_refused_at_once(tmp_path):
+    from benchmarks.folder import ResultsFolder
+
+    with ResultsFolder(tmp_path, "results.json"):
+        done = cli("compare", *SMALL_RUN, "--out", str(tmp_path), timeout=60)
+    assert done.returncode == 2 and "in use" in done.stderr
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_an_output_path_that_is_a_file_is_one_clear_line(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    done = cli("compare", *SMALL_RUN, "--out", str(path))
+    assert done.returncode == 2 and "is a file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_interrupt_before_the_first_run_claims_no_results(tmp_path):
+    out = tmp_path / "early"
+    process = subprocess.Popen(
+        [str(SCRIPT), "compare", "--data-source", "synthetic", "--backends", "numpy", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)  # imports and yardsticks: well before a run ends
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "nothing saved" in stderr.decode() and not (out / "results.json").exists()
+
+
+def test_diverged_runs_are_marked_and_left_out(tmp_path):
+    done = cli("compare", *SMALL_RUN[:-1], "3", "--lr", "1e6", "--seeds", "0", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "results.json").read_text()
+    doc = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-strict JSON token {token}"))
+    assert all(run["diverged"] and run["test_accuracy"] is None for run in doc["runs"])
+    assert all(len(run["history"]) < 3 for run in doc["runs"])
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| diverged |" in markdown and "Left out of the statistics" in markdown
+    assert "0.0977" not in markdown and "| nan" not in markdown.lower()
+
+
+def test_train_out_writes_what_compare_writes(tmp_path):
+    done = cli(
+        "train", "--backend", "numpy", "--data-source", "synthetic", "--epochs", "2", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["backend"], r["variant"], r["seed"]) for r in doc["runs"]] == [("numpy", "scratch", 0)]
+    for name in ("results.md", "curves.png", "throughput.png"):
+        assert (tmp_path / name).is_file()
+
+
+def test_report_checks_the_schema_version(compared, tmp_path):
+    doc = json.loads((compared / "results.json").read_text())
+    for version, message in ((99, "newer dropout-ports"), (None, "no schema_version")):
+        (tmp_path / "results.json").write_text(json.dumps({**doc, "schema_version": version}))
+        done = cli("report", str(tmp_path))
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    del doc["settings"]
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    done = cli("report", str(tmp_path))
+    assert done.returncode == 2 and "lacks settings" in done.stderr
+
+
+def test_report_reads_a_schema_1_document(compared, tmp_path):
+    doc = json.loads((compared / "results.json").read_text())
+    peak = doc.pop("yardsticks")["peak_gflops"]
+    runs = [{k: v for k, v in run.items() if k != "diverged"} for run in doc.pop("runs")]
+    (tmp_path / "results.json").write_text(
+        json.dumps({**doc, "schema_version": 1, "matmul_gflops": peak, "runs": runs})
+    )
+    done = cli("report", str(tmp_path))
+    assert done.returncode == 0, done.stderr and "| numpy | scratch |" in done.stdout
+
+
+def test_version_help_defaults_and_plain_text():
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("dropout-ports ")
+    help_text = cli("compare", "--help").stdout
+    assert "(default: 10)" in help_text and "``" not in cli("--help").stdout + help_text
+
+
+def test_no_progress_frames_outside_a_terminal():
+    done = cli(
+        "compare", *SMALL_RUN, "--out", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"np-{os.getpid()}")
+    )
+    assert done.returncode == 0 and "\r" not in done.stderr and "it/s" not in done.stderr

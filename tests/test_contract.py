@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import BACKENDS
 
-from backends import Backend, get_backend, known_backends, missing_names
+from backends import VARIANT_NAMES, Backend, get_backend, known_backends, missing_names
 from common.config import Config
 from common.params import init_params
 from common.trainer import TrainerBase
@@ -20,7 +20,11 @@ def test_backend_module_has_every_name_of_the_contract(name):
     backend = get_backend(name)
     assert missing_names(backend) == []
     assert isinstance(backend, Backend)
-    assert backend.NAME == name and backend.VARIANTS[0] == "scratch"
+    assert (
+        backend.NAME == name
+        and backend.VARIANTS[0] == "scratch"
+        and set(backend.VARIANTS) <= set(VARIANT_NAMES)
+    )
     assert issubclass(backend.Trainer, TrainerBase) and backend.Trainer.VARIANTS == backend.VARIANTS
     assert backend.resolve_device("cpu") is not None and backend.devices()
 

@@ -138,3 +138,61 @@ def test_tfds_source_without_tfds_names_the_extra():
             load_fashion_mnist(source="tfds")
     else:
         pytest.skip("tensorflow-datasets is installed here: tests/test_tfds.py covers it")
+
+
+def test_an_explicit_data_dir_is_the_only_place_looked_at(isolated, real_dir, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(real_dir))  # a good copy elsewhere must not be used
+    empty = isolated / "empty"
+    empty.mkdir()
+    for folder in (empty, isolated / "missing"):
+        with pytest.raises(DatasetError, match=f"looked in {folder}\\)"):
+            load_fashion_mnist(folder, download=False)
+    a_file = isolated / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(DatasetError, match="is a file"):
+        load_fashion_mnist(a_file, download=False)
+
+
+def test_an_explicit_data_dir_is_downloaded_into(isolated, real_dir, monkeypatch):
+    monkeypatch.setattr(idx_files, "MIRRORS", (f"file://{real_dir}/",))
+    target = isolated / "target"
+    assert load_fashion_mnist(target).origin == str(target)
+    assert len(list(target.glob("*.gz"))) == 4 and not idx_files.cache_dir().exists()
+
+
+def test_an_unreadable_file_says_so(copy_of_real, monkeypatch):
+    original = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path.name.startswith("t10k-images"):
+            raise PermissionError(13, "Permission denied")
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(
+        DatasetError, match="t10k-images-idx3-ubyte.gz cannot be read \\(Permission denied\\)"
+    ):
+        load_fashion_mnist(copy_of_real, download=False)
+
+
+def test_an_unwritable_cache_is_a_dataset_error(isolated, monkeypatch):
+    blocker = isolated / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with pytest.raises(DatasetError, match="cannot write the download folder"):
+        load_fashion_mnist()
+
+
+def test_the_first_mirror_is_https_and_serves_files():
+    assert idx_files.MIRRORS[0].startswith("https://") and "s3-website" not in idx_files.MIRRORS[0]
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("mirror", idx_files.MIRRORS)
+def test_every_mirror_serves_every_file(mirror):
+    """Opt-in (`pytest -m network`): the real addresses answer with the real files."""
+    import urllib.request
+
+    for spec in FILES.values():
+        with urllib.request.urlopen(mirror + spec.name + ".gz", timeout=30) as response:
+            assert response.status == 200 and response.read(2) == idx_files.GZIP_MAGIC

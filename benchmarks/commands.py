@@ -1,0 +1,188 @@
+"""What each dropout-ports command does, once its arguments are checked (benchmarks.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Callable
+
+from tqdm.auto import tqdm
+
+from backends import available_backends, get_backend, known_backends
+from benchmarks import dropout, loading, training
+from benchmarks.compare import plan_runs, run_compare
+from benchmarks.folder import ResultsFolder, new_folder
+from benchmarks.machine import cpu_model, environment
+from benchmarks.report import compare_markdown, render_bench, render_compare
+from benchmarks.results import SCHEMA_VERSION, check_document
+from benchmarks.store import read_json
+from common.config import Config
+from common.data import Dataset, find_data_dir, load_fashion_mnist, synthetic_dataset
+from common.training import fit
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    if args.data_source == "synthetic":
+        return synthetic_dataset()
+    # An explicit folder is the only one read, and never downloaded into from the command line.
+    return load_fashion_mnist(args.data_dir, source=args.data_source, download=args.data_dir is None)
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return Config(
+        epochs=args.epochs,
+        seed=getattr(args, "seed", 0),
+        lr=args.lr,
+        batch_size=args.batch_size,
+        prng_impl=args.prng_impl,
+    )
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """A line on stderr about what is being done, unless --quiet."""
+    if not args.quiet:
+        tqdm.write(message, file=sys.stderr)
+
+
+def epoch_printer(args: argparse.Namespace) -> Callable[[dict], None]:
+    """Each epoch's figures as a line on stdout (they are results), unless --quiet."""
+
+    def report(row: dict[str, float]) -> None:
+        if args.quiet:
+            return
+        tqdm.write(
+            f"epoch {row['epoch']:2d}  train loss {row['train_loss']:.4f}  train acc {row['train_acc']:.4f}  "
+            f"test loss {row['test_loss']:.4f}  test acc {row['test_acc']:.4f}  {row['seconds']:.2f} s",
+        )
+
+    return report
+
+
+def run_train(args: argparse.Namespace) -> int:
+    cfg = config_from(args)
+    data = load_data(args)
+    say(args, f"{args.backend}/{args.variant} on {args.device}, data from {data.origin}")
+    if args.out is None:
+        result = fit(
+            args.backend,
+            cfg,
+            data,
+            variant=args.variant,
+            device=args.device,
+            progress=not args.quiet,
+            on_epoch=epoch_printer(args),
+        )
+        history, diverged = result.history, result.diverged
+    else:
+        plan = [(args.backend, args.variant, cfg.seed)]
+        doc = run_compare(
+            plan,
+            data,
+            args.out,
+            base=cfg,
+            device=args.device,
+            resume=args.resume,
+            progress=not args.quiet,
+            on_epoch=epoch_printer(args),
+        )
+        history, diverged = doc["runs"][-1]["history"], doc["runs"][-1]["diverged"]
+        print(f"wrote {args.out}/results.json, results.md, curves.png, throughput.png")
+    seconds = [row["seconds"] for row in history]
+    if diverged:
+        print(f"diverged: the loss stopped being finite in epoch {len(history)}; no accuracy to report")
+        return 0
+    print(
+        f"done: test accuracy {history[-1]['test_acc']:.4f}, train loss {history[-1]['train_loss']:.4f}, "
+        f"{sum(seconds):.1f} s training (first epoch {seconds[0]:.2f} s)"
+    )
+    return 0
+
+
+def run_compare_command(args: argparse.Namespace) -> int:
+    plan = plan_runs(args.backends, args.seeds)
+    base = config_from(args)
+    if args.out is not None:
+        with ResultsFolder(args.out, "results.json", resume=args.resume):
+            pass  # a folder in use or already holding results is refused now, before the data loads
+    data = load_data(args)
+    out = args.out or new_folder()
+    say(
+        args,
+        f"comparing {', '.join(args.backends)} on {args.device}, seeds {args.seeds}, data from {data.origin}",
+    )
+    say(args, f"results go to {out}/ (results.json is saved after every run)")
+    try:
+        doc = run_compare(
+            plan,
+            data,
+            out,
+            base=base,
+            device=args.device,
+            resume=args.resume,
+            margin=args.margin,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        saved = (out / "results.json").is_file()
+        where = (
+            f"the finished runs are in {out}/results.json" if saved else "no run had finished; nothing saved"
+        )
+        print(f"\ninterrupted: {where}", file=sys.stderr)
+        raise
+    print(compare_markdown(doc))
+    print(f"wrote {out}/results.json, results.md, curves.png, throughput.png")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    for name, render in (("results.json", render_compare), ("bench.json", render_bench)):
+        path = args.folder / name
+        if path.is_file():
+            doc = check_document(read_json(path), name, path)
+            render(doc, args.folder)
+            print((args.folder / name.replace(".json", ".md")).read_text())
+            return 0
+    raise ValueError(f"{args.folder} has neither results.json nor bench.json")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    out = args.out or new_folder("bench-")
+    with ResultsFolder(out, "bench.json") as folder:
+        say(args, f"bench: timing the data load{' (quick)' if args.quick else ''}")
+        data = loading.run(args.quick)
+        say(args, f"bench: dropout op on {', '.join(args.backends)} ({args.device})")
+        dropout_rows = dropout.run(args.backends, device=args.device, quick=args.quick)
+        say(args, "bench: matmul yardsticks, then training epochs through fit")
+        train = training.run(args.backends, device=args.device, quick=args.quick)
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "environment": environment(args.backends),
+            "quick": args.quick,
+            "device": args.device,
+            "data": data,
+            "dropout": dropout_rows,
+            "training": train,
+        }
+        folder.save(doc)
+        render_bench(doc, out)
+    print((out / "bench.md").read_text())
+    print(f"wrote {out}/bench.json, bench.md, bench-dropout.png, bench-training.png")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    print(f"python {platform.python_version()} on {platform.machine()}, {cpu_model()}")
+    for name in known_backends():
+        if name not in available_backends():
+            print(f"{name:6s} not installed (pip install 'dropout-ports[{name}]')")
+            continue
+        backend = get_backend(name)
+        versions = ", ".join(f"{k} {v}" for k, v in backend.versions().items())
+        print(f"{name:6s} {versions}; devices: {', '.join(backend.devices())}")
+    folder = find_data_dir(args.data_dir)
+    where = folder or (
+        "not found there" if args.data_dir else "not found locally (the first load downloads it)"
+    )
+    print(f"data   {where}")
+    return 0

@@ -1,0 +1,107 @@
+"""Results that never lie and are never lost: files, folders, shares, and the statistics over seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from benchmarks.figures import data_label
+from benchmarks.folder import FolderError, ResultsFolder, new_folder
+from benchmarks.machine import describe_threads, environment
+from benchmarks.stats import difference_test, equivalence, mean_interval
+from benchmarks.store import write_json_atomic
+from benchmarks.throughput import add_shares
+
+
+def test_json_is_strict_durable_and_gets_the_umask_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "r.json", {"loss": float("nan"), "rows": [float("inf"), 1.5]})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text) == {"loss": None, "rows": [None, 1.5]} and "NaN" not in text
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_killed_writers_temporary_files_are_swept_under_the_lock(tmp_path):
+    stray = tmp_path / ".results.json.abc123.tmp"
+    stray.write_text("{half a fi")
+    with ResultsFolder(tmp_path, "results.json"):
+        pass
+    assert not stray.exists()
+
+
+def test_the_lock_is_exclusive_and_released(tmp_path):
+    with ResultsFolder(tmp_path, "results.json"), pytest.raises(FolderError, match="in use"):
+        ResultsFolder(tmp_path, "results.json").__enter__()
+    with ResultsFolder(tmp_path, "results.json") as folder:
+        folder.save({"runs": []})
+    with pytest.raises(FolderError, match="--resume"):
+        ResultsFolder(tmp_path, "results.json").__enter__()
+    with ResultsFolder(tmp_path, "results.json", resume=True) as folder:
+        assert folder.existing == {"runs": []}
+
+
+def test_default_folders_are_unique_within_one_second(tmp_path):
+    folders = {new_folder("x-", tmp_path) for _ in range(5)}
+    assert len(folders) == 5 and all(f.is_dir() for f in folders)
+
+
+def test_no_share_exceeds_the_whole():
+    sticks = {"peak_gflops": 100.0, "by_backend": {"jax": {"mlp_gflops": 80.0}}}
+    rows = [
+        {"backend": "jax", "gflops": 102.0},
+        {"backend": "jax", "gflops": 40.0},
+        {"backend": "numpy", "gflops": 50.0},
+    ]
+    assert add_shares(rows, sticks) == 102.0
+    assert [row["of_peak"] for row in rows] == pytest.approx([1.0, 40 / 102, 50 / 102])
+    assert [row["of_own_gemm"] for row in rows] == pytest.approx([1.0, 0.5, None])
+
+
+def test_the_environment_names_blas_kernel_threads_and_pins(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    env = environment(["numpy"])
+    assert any(pool["user_api"] == "blas" and pool["num_threads"] >= 1 for pool in env["threadpools"])
+    line = describe_threads(env)
+    assert line.startswith("BLAS: ") and "OPENBLAS_CORETYPE=Haswell" in line and "slower" in line
+
+
+def test_blocked_test_sees_a_paired_difference_the_seeds_would_hide():
+    """Port b is port a plus 0.5 points on every seed, while seeds differ by several points: only
+    a test within seeds can see it, and the shift is far inside a 1-point equivalence margin."""
+    seeds = np.random.default_rng(0).normal(0.85, 0.03, 6)
+    a = dict(enumerate(seeds))
+    b = {seed: value + 0.005 for seed, value in a.items()}
+    assert difference_test({"a": a, "b": b}) < 0.05
+    (pair,) = equivalence({"a": a, "b": b}, margin=0.01)
+    assert pair["equivalent"] and pair["mean_difference"] == pytest.approx(-0.005)
+    (wide,) = equivalence({"a": a, "b": b}, margin=0.004)
+    assert not wide["equivalent"]
+
+
+def test_blocked_test_finds_no_difference_among_exchangeable_ports():
+    rng = np.random.default_rng(1)
+    ports = {name: dict(enumerate(rng.normal(0.85, 0.01, 5))) for name in "abc"}
+    assert difference_test(ports) > 0.05
+    assert difference_test({"a": {0: 0.8}, "b": {0: 0.81}}) is None  # one seed: no test
+
+
+def test_mean_interval_is_students():
+    mean, low, high = mean_interval([0.84, 0.85, 0.86])
+    assert mean - low == pytest.approx(high - mean)
+    assert mean == pytest.approx(0.85) and high - mean == pytest.approx(
+        4.302653 * 0.01 / np.sqrt(3), rel=1e-5
+    )
+    assert mean_interval([0.85]) is None
+
+
+def test_titles_name_the_data_set_not_a_path():
+    assert data_label("/usr/share/datasets/fashion-mnist") == "Fashion-MNIST"
+    assert "synthetic" in data_label("synthetic(seed=0)")
