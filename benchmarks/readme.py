@@ -1,0 +1,139 @@
+"""Renders the figures the README and docs/differences.md show from the runs kept in docs/runs/,
+so no figure a reader sees is typed by hand.
+
+Each rendered block sits between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``.
+Run: python -m benchmarks.readme [--check]   (--check: exit 1 if a file is not what it renders to)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import lockstep, training
+from benchmarks.machine import describe_threads
+from benchmarks.report import COMPARE_COLUMNS, statistics_section
+from benchmarks.results import check_document, compare_rows
+from benchmarks.stats import DEFAULT_MARGIN
+from benchmarks.store import read_json
+from benchmarks.tables import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "runs"
+FILES = ("README.md", "docs/differences.md")
+COMMANDS = {
+    "compare": "dropout-ports compare --seeds 0 1 2 --out docs/runs/compare",
+    "bench": "dropout-ports bench --out docs/runs/bench",
+    "lockstep": "python -m benchmarks.lockstep --out docs/runs/lockstep.json",
+}
+
+
+def _document(name: str) -> dict:
+    path = RUNS / name
+    return check_document(read_json(path), path.name, path)
+
+
+def _machine(env: dict) -> str:
+    return f"{env['cpu']}, {env['cores']} cores; {describe_threads(env)}"
+
+
+def compare_block() -> str:
+    doc = _document("compare/results.json")
+    settings = doc["settings"]
+    return "\n".join(
+        [
+            f"`{COMMANDS['compare']}` ({_machine(doc['environment'])}; seeds {settings['seeds']}):",
+            "",
+            markdown_table(compare_rows(doc), COMPARE_COLUMNS),
+            "",
+            *statistics_section(
+                compare_rows(doc), settings.get("margin", DEFAULT_MARGIN), len(settings["seeds"])
+            ),
+        ]
+    )
+
+
+def dropout_block() -> str:
+    doc = _document("bench/bench.json")
+    largest = max(row["size"] for row in doc["dropout"])
+    cells: dict[str, dict[float, dict]] = {}
+    for row in doc["dropout"]:
+        if row["size"] == largest:
+            cells.setdefault(row["implementation"], {})[row["p"]] = row
+    rates = sorted({p for by_rate in cells.values() for p in by_rate}, reverse=True)
+    header = "| implementation | " + " | ".join(f"p = {p}: ms | x own copy" for p in rates) + " |"
+    lines = [
+        f"`{COMMANDS['bench']}` ({_machine(doc['environment'])}), dropout of 2^{largest.bit_length() - 1} "
+        "float32 elements, medians of contenders timed in alternating rounds:",
+        "",
+        header,
+        "|" + "---|" * (1 + 2 * len(rates)),
+    ]
+    for label, by_rate in cells.items():
+        values = [f"{by_rate[p]['ms']:.1f} | {by_rate[p]['ratio_to_copy']:.2f}" for p in rates]
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def training_block() -> str:
+    doc = _document("bench/bench.json")
+    train = doc["training"]
+    return "\n".join(
+        [
+            f"`{COMMANDS['bench']}`: epochs of {train['epoch_gflop']:.1f} GFLOP through `fit`; machine peak "
+            f"{train['peak_gflops']:.0f} GFLOP/s:",
+            "",
+            markdown_table(train["rows"], training.COLUMNS),
+        ]
+    )
+
+
+def lockstep_block() -> str:
+    rows = read_json(RUNS / "lockstep.json")["lockstep"]
+    return f"`{COMMANDS['lockstep']}`:\n\n" + markdown_table(rows, lockstep.COLUMNS)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "compare": compare_block,
+    "bench-dropout": dropout_block,
+    "bench-training": training_block,
+    "lockstep": lockstep_block,
+}
+
+
+def render(text: str) -> str:
+    """text with every marked block replaced by its rendering; an unknown name is an error."""
+
+    def block(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in BLOCKS:
+            raise ValueError(f"unknown rendered block {name!r}; known: {', '.join(BLOCKS)}")
+        return f"<!-- begin {name} -->\n{BLOCKS[name]()}\n<!-- end {name} -->"
+
+    return re.sub(r"<!-- begin (\S+) -->.*?<!-- end \1 -->", block, text, flags=re.DOTALL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for name in FILES:
+        path = ROOT / name
+        text = path.read_text()
+        rendered = render(text)
+        if rendered != text:
+            stale.append(name)
+            if not args.check:
+                path.write_text(rendered)
+    verb = "stale (run python -m benchmarks.readme)" if args.check else "re-rendered"
+    for name in stale:
+        print(f"{name}: {verb}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
