@@ -7,6 +7,7 @@ Nothing here imports a port until it is asked for (like einops' ``_backends``), 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ _BACKENDS = {
     "jax": ("backends.jax", "jax"),
 }
 
+EXTRA_BACKENDS_ENV = "DROPOUT_PORTS_BACKENDS"  # "name=module[,name=module]": ports kept elsewhere
 VARIANT_NAMES = ("scratch", "builtin")  # every variant any port has; each port's VARIANTS is a subset
 
 
@@ -47,13 +49,26 @@ class Backend(Protocol):
     def matmul(self, a: Any, b: Any) -> Any: ...  # the framework's own matmul: the compute yardstick
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...  # its compiler, or fn itself
     def ready(self, x: Any) -> Any: ...  # x once computed (waits for asynchronous devices)
+    def peak_device_memory(self, device: str) -> int | None: ...  # accelerator bytes at peak, None on a CPU
+
+
+def _registry() -> dict[str, tuple[str, str | None]]:
+    """The built-in ports, and any named in $DROPOUT_PORTS_BACKENDS (inherited by worker processes)."""
+    extra = {}
+    for entry in filter(None, os.environ.get(EXTRA_BACKENDS_ENV, "").split(",")):
+        name, _, module = entry.partition("=")
+        if not name or not module:
+            raise ValueError(f"${EXTRA_BACKENDS_ENV} entries are name=module, got {entry!r}")
+        extra[name.strip()] = (module.strip(), None)
+    return {**_BACKENDS, **extra}
 
 
 def get_backend(name: str) -> ModuleType:
     """The backend module for name; a missing framework says which extra to install."""
-    if name not in _BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(_BACKENDS)}")
-    module, extra = _BACKENDS[name]
+    registry = _registry()
+    if name not in registry:
+        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(registry)}")
+    module, extra = registry[name]
     try:
         return importlib.import_module(module)
     except ImportError as err:
@@ -65,7 +80,7 @@ def get_backend(name: str) -> ModuleType:
 
 
 def known_backends() -> tuple[str, ...]:
-    return tuple(_BACKENDS)
+    return tuple(_registry())
 
 
 def missing_names(module: ModuleType) -> list[str]:
@@ -77,7 +92,7 @@ def missing_names(module: ModuleType) -> list[str]:
 def available_backends() -> list[str]:
     """The backends whose framework imports here."""
     available = []
-    for name in _BACKENDS:
+    for name in _registry():
         try:
             get_backend(name)
         except ImportError:

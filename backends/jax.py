@@ -86,6 +86,12 @@ def ready(x: jax.Array) -> jax.Array:
     return x.block_until_ready()
 
 
+def peak_device_memory(device: str) -> int | None:
+    """The device allocator's peak bytes in use (XLA's memory_stats); None where it keeps none (CPU)."""
+    stats = resolve_device(device).memory_stats()
+    return stats.get("peak_bytes_in_use") if stats else None
+
+
 def chapter_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
     """D2L's JAX ``dropout_layer``: a float uniform per element, compared, cast to float32."""
     mask = jax.random.uniform(key, x.shape) > p
@@ -98,12 +104,7 @@ def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
 
 
 def dropout(
-    x: jax.Array,
-    p: float,
-    key: jax.Array,
-    *,
-    training: bool = True,
-    broadcast_dims: tuple[int, ...] = (),
+    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
 ) -> jax.Array:
     """Inverted dropout; pure: the same key gives the same mask. p must be a static Python number."""
     p = check_rate(p)  # raises at trace time, so a bad rate never reaches compiled code
@@ -120,12 +121,7 @@ def dropout(
 
 
 def builtin_dropout(
-    x: jax.Array,
-    p: float,
-    key: jax.Array,
-    *,
-    training: bool = True,
-    broadcast_dims: tuple[int, ...] = (),
+    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
 ) -> jax.Array:
     """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours."""
     p = check_rate(p)  # linen.Dropout itself accepts any rate

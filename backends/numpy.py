@@ -64,6 +64,10 @@ def ready(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def peak_device_memory(device: str) -> int | None:
+    return None  # host memory only: the run's peak RSS covers it
+
+
 def chapter_dropout(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
     """D2L's recipe in NumPy: a float uniform per element, compared, cast and multiplied."""
     mask = (rng.random(x.shape, dtype=np.float32) > p).astype(np.float32)

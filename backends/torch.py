@@ -89,6 +89,12 @@ def ready(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def peak_device_memory(device: str) -> int | None:
+    """CUDA memory allocated at peak by this process (torch's own allocator); None on the CPU."""
+    dev = resolve_device(device)
+    return torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
+
+
 def chapter_dropout(x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
     """D2L's ``dropout_layer``: ``(torch.rand(X.shape) > p).float() * X / (1 - p)``, drawn on
     x's device (the chapter's CPU draw breaks on a GPU)."""

@@ -81,6 +81,10 @@ def check_args(args: argparse.Namespace) -> None:
     if hasattr(args, "device"):
         named = args.backends if hasattr(args, "backends") else [args.backend]
         args.backends = backends_on(args.device, named)
+    for option in ("jobs", "threads", "run_timeout"):
+        value = getattr(args, option, None)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{option.replace('_', '-')} must be positive, got {value}")
     if hasattr(args, "margin") and not 0 < args.margin < 1:
         raise ValueError(f"--margin must be a fraction in (0, 1), got {args.margin}")
 
@@ -145,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MARGIN,
         help="equivalence margin on test accuracy, as a fraction",
     )
+    add_executor_args(compare)
     compare.set_defaults(run=run_compare_command)
 
     report = command("report", "re-render a compare, train or bench folder from its JSON")
@@ -162,6 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--data-dir", default=None, help="look only in this folder")
     info.set_defaults(run=run_info)
     return parser
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--jobs", type=int, default=1, help="local worker processes, each run in a fresh process"
+    )
+    where.add_argument("--inline", action="store_true", help="every run in this process (debugging)")
+    where.add_argument(
+        "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="runs as Ray tasks on the cluster at ADDRESS (or 'auto'); alone: a local Ray for this command",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per run (default: the cores / --jobs)"
+    )
+    parser.add_argument(
+        "--run-timeout", type=float, default=None, help="seconds before a run is ended as failed"
+    )
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter):

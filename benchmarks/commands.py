@@ -12,21 +12,30 @@ from tqdm.auto import tqdm
 from backends import available_backends, get_backend, known_backends
 from benchmarks import dropout, loading, training
 from benchmarks.compare import plan_runs, run_compare
+from benchmarks.engine import DataSpec, Executor, InlineExecutor, LocalExecutor
 from benchmarks.folder import ResultsFolder, new_folder
 from benchmarks.machine import cpu_model, environment
 from benchmarks.report import compare_markdown, render_bench, render_compare
-from benchmarks.results import SCHEMA_VERSION, check_document
+from benchmarks.results import SCHEMA_VERSION, check_document, failed_runs, run_key
 from benchmarks.store import read_json
 from common.config import Config
-from common.data import Dataset, find_data_dir, load_fashion_mnist, synthetic_dataset
+from common.data import Dataset, find_data_dir
 from common.training import fit
 
 
-def load_data(args: argparse.Namespace) -> Dataset:
-    if args.data_source == "synthetic":
-        return synthetic_dataset()
-    # An explicit folder is the only one read, and never downloaded into from the command line.
-    return load_fashion_mnist(args.data_dir, source=args.data_source, download=args.data_dir is None)
+def data_spec(args: argparse.Namespace) -> DataSpec:
+    return DataSpec(args.data_source, args.data_dir)
+
+
+def make_executor(args: argparse.Namespace, data: Dataset) -> Executor:
+    """The executor the options ask for: --inline, --ray [ADDRESS], or local workers (--jobs)."""
+    if args.inline:
+        return InlineExecutor(data, progress=not args.quiet)
+    if args.ray is not None:
+        from benchmarks.ray_executor import RayExecutor
+
+        return RayExecutor(data, address=args.ray or None, threads=args.threads, run_timeout=args.run_timeout)
+    return LocalExecutor(data_spec(args), jobs=args.jobs, threads=args.threads, run_timeout=args.run_timeout)
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -61,7 +70,7 @@ def epoch_printer(args: argparse.Namespace) -> Callable[[dict], None]:
 
 def run_train(args: argparse.Namespace) -> int:
     cfg = config_from(args)
-    data = load_data(args)
+    data = data_spec(args).load()
     say(args, f"{args.backend}/{args.variant} on {args.device}, data from {data.origin}")
     if args.out is None:
         result = fit(
@@ -76,18 +85,14 @@ def run_train(args: argparse.Namespace) -> int:
         history, diverged = result.history, result.diverged
     else:
         plan = [(args.backend, args.variant, cfg.seed)]
-        doc = run_compare(
-            plan,
-            data,
-            args.out,
-            base=cfg,
-            device=args.device,
-            resume=args.resume,
-            progress=not args.quiet,
-            on_epoch=epoch_printer(args),
-        )
-        history, diverged = doc["runs"][-1]["history"], doc["runs"][-1]["diverged"]
+        executor = InlineExecutor(data, progress=not args.quiet, on_epoch=epoch_printer(args))
+        doc = run_compare(plan, data, args.out, executor, base=cfg, device=args.device, resume=args.resume)
+        (record,) = [run for run in doc["runs"] if run_key(run) == plan[0]]
         print(f"wrote {args.out}/results.json, results.md, curves.png, throughput.png")
+        if record.get("status") == "failed":
+            print(f"failed: {record['error']}", file=sys.stderr)
+            return 1
+        history, diverged = record["history"], record["diverged"]
     seconds = [row["seconds"] for row in history]
     if diverged:
         print(f"diverged: the loss stopped being finite in epoch {len(history)}; no accuracy to report")
@@ -105,7 +110,8 @@ def run_compare_command(args: argparse.Namespace) -> int:
     if args.out is not None:
         with ResultsFolder(args.out, "results.json", resume=args.resume):
             pass  # a folder in use or already holding results is refused now, before the data loads
-    data = load_data(args)
+    data = data_spec(args).load()
+    executor = make_executor(args, data)
     out = args.out or new_folder()
     say(
         args,
@@ -114,15 +120,9 @@ def run_compare_command(args: argparse.Namespace) -> int:
     say(args, f"results go to {out}/ (results.json is saved after every run)")
     try:
         doc = run_compare(
-            plan,
-            data,
-            out,
-            base=base,
-            device=args.device,
-            resume=args.resume,
-            margin=args.margin,
+            plan, data, out, executor, base=base, device=args.device, resume=args.resume, margin=args.margin,
             progress=not args.quiet,
-        )
+        )  # fmt: skip
     except KeyboardInterrupt:
         saved = (out / "results.json").is_file()
         where = (
@@ -132,7 +132,12 @@ def run_compare_command(args: argparse.Namespace) -> int:
         raise
     print(compare_markdown(doc))
     print(f"wrote {out}/results.json, results.md, curves.png, throughput.png")
-    return 0
+    failures = failed_runs(doc)
+    for run in failures:
+        print(
+            f"failed: {run['backend']}/{run['variant']} seed {run['seed']}: {run['error']}", file=sys.stderr
+        )
+    return 1 if failures else 0
 
 
 def run_report(args: argparse.Namespace) -> int:

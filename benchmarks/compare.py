@@ -1,27 +1,30 @@
 """``dropout-ports compare`` (and ``train --out``): runs side by side into one results folder.
 
-Every port of a seed starts from the same parameters, batch order and data. The folder is locked
-while a command writes to it; results.json is saved durably after every run, so an interruption
-(Ctrl-C, SIGTERM) loses only the run in progress, and ``--resume`` runs only what is missing.
+Every port of a seed starts from the same parameters, batch order and data; an executor
+(benchmarks.engine) runs them. The folder is locked while a command writes to it; results.json
+is saved durably as each run finishes, so an interruption (Ctrl-C, SIGTERM) loses only the runs
+in progress, and ``--resume`` runs only what is missing (failed runs included).
 Derived figures come from the stored runs, so ``dropout-ports report`` re-renders exactly this.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from backends import get_backend
+from benchmarks.engine import Executor, RunSpec
 from benchmarks.folder import FolderError, ResultsFolder
 from benchmarks.machine import environment, yardsticks
-from benchmarks.memory import PeakMemory
 from benchmarks.report import render_compare
-from benchmarks.results import SCHEMA_VERSION, check_document, run_key, shared_settings
+from benchmarks.results import SCHEMA_VERSION, check_document, run_key, shared_settings, sort_runs
 from benchmarks.stats import DEFAULT_MARGIN
 from common.config import Config
 from common.data import Dataset
-from common.training import fit
+from common.progress import show_progress
 
 RunKey = tuple[str, str, int]  # backend, variant, seed
 
@@ -82,38 +85,59 @@ def run_compare(
     plan: list[RunKey],
     data: Dataset,
     out_dir: Path,
+    executor: Executor,
     *,
     base: Config | None = None,
     device: str = "cpu",
     resume: bool = False,
     margin: float = DEFAULT_MARGIN,
-    progress: bool = True,
     quick_yardsticks: bool = False,
-    on_epoch: Callable[[dict], None] | None = None,
+    progress: bool = False,
 ) -> dict:
-    """Train every run of the plan not already in the folder; save after each, render at the end."""
+    """Run every run of the plan not already finished in the folder through the executor; each
+    record is saved as it arrives, whichever the executor, and the folder rendered at the end."""
     base = base or Config()
     with ResultsFolder(out_dir, "results.json", resume=resume) as folder:
         doc = new_document(plan, data, base, device, margin, quick_yardsticks)
         if folder.existing is not None:
             doc = resumed_document(folder.existing, doc, folder.document)
+        doc["executor"] = describe_executor(executor)
+        doc["runs"] = [run for run in doc["runs"] if run.get("status", "ok") != "failed"]  # failed: again
         done = {run_key(run) for run in doc["runs"]}
+        todo = [RunSpec(*key, device, base.replace(seed=key[2])) for key in plan if key not in done]
+
+        bar = tqdm(
+            total=len(todo), desc=f"runs ({executor.name})", unit="run", disable=not show_progress(progress)
+        )
+
+        def keep(record: dict) -> None:
+            doc["runs"].append(record)
+            sort_runs(doc)
+            folder.save(doc)
+            bar.update()
+
         doc["status"] = "running"
         try:
-            for name, variant, seed in (key for key in plan if key not in done):
-                with PeakMemory() as memory:
-                    result = fit(
-                        name, base.replace(seed=seed), data, variant=variant, device=device, progress=progress
-                    )
-                memory_fields = {"peak_rss_bytes": memory.bytes, "rss_at_start_bytes": memory.start_bytes}
-                doc["runs"].append({**result.to_dict(), "seed": seed, **memory_fields})
-                folder.save(doc)
+            executor.run(todo, keep)
             doc["status"] = "complete"
         except KeyboardInterrupt:
             doc["status"] = "interrupted"
             raise
         finally:
+            bar.close()
             if doc["runs"]:
                 folder.save(doc)
                 render_compare(doc, out_dir)
     return doc
+
+
+def describe_executor(executor: Executor) -> dict:
+    """What the timings were taken under: where, how many runs at once, threads per run."""
+    jobs = getattr(executor, "jobs", 1)
+    return {
+        "name": executor.name,
+        "where": executor.where,
+        "jobs": jobs,
+        "threads_per_run": getattr(executor, "threads", None),
+        "parallel": jobs > 1,
+    }

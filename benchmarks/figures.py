@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from benchmarks.results import group_runs
+from benchmarks.results import finished, group_runs
 
 PANELS = (
     ("train_loss", "train loss"),
@@ -39,19 +39,19 @@ def training_curves(doc: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(19, 4.5))
     several = False
     for (backend, variant), runs in group_runs(doc).items():
-        finished = [run for run in runs if not run["diverged"]]
+        completed = [run for run in runs if finished(run)]
         for ax, (key, _) in zip(axes, PANELS, strict=True):
             color = None
-            if finished:
-                values = np.array([_series(run, key) for run in finished])
+            if completed:
+                values = np.array([_series(run, key) for run in completed])
                 epochs = np.arange(1, values.shape[1] + 1)
                 (line,) = ax.plot(epochs, values.mean(axis=0), marker="o", ms=3, label=f"{backend}/{variant}")
                 color = line.get_color()
-                if len(finished) > 1:
+                if len(completed) > 1:
                     several = True
                     ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=color, alpha=0.15)
             for run in runs:
-                if run["diverged"]:
+                if run["diverged"] and run["history"]:
                     values = _series(run, key)
                     label = f"{backend}/{variant} seed {run['seed']} (diverged)"
                     ax.plot(np.arange(1, len(values) + 1), values, ":", marker="x", color=color, label=label)
@@ -76,7 +76,7 @@ def throughput_bars(rows: list[dict], path: Path, title: str) -> None:
     if rows:
         _bars(ax, rows)
     else:
-        ax.text(0.5, 0.5, "no run finished (every one diverged)", ha="center", va="center")
+        ax.text(0.5, 0.5, "no run finished (every one diverged or failed)", ha="center", va="center")
     ax.set_ylabel("training samples / s")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +25,24 @@ from benchmarks.throughput import COLUMNS as THROUGHPUT_COLUMNS
 
 def _accuracy(row: dict) -> str:
     values = row["test_acc"]
+    lost = [f"{len(row[kind])} {kind}" for kind in ("diverged", "failed") if row[kind]]
     if not values:
-        return "diverged"
+        return " and ".join(lost)
     interval = mean_interval(values)
     text = (
         f"{values[0]:.4f}"
         if interval is None
         else f"{interval[0]:.4f} [{interval[1]:.4f}, {interval[2]:.4f}]"
     )
-    return text + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
+    return text + (f" ({', '.join(lost)})" if lost else "")
 
 
-def _if_finished(key: str, fmt: str) -> Column:
-    return key, lambda r: format(r[key], fmt) if key in r else "diverged"
+def _finished(cell: Callable[[dict], str]) -> Callable[[dict], str]:
+    return lambda row: cell(row) if "gflops" in row else "none finished"
+
+
+def _megabytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
 
 
 COMPARE_COLUMNS: list[Column] = [
@@ -44,13 +50,10 @@ COMPARE_COLUMNS: list[Column] = [
     ("variant", lambda r: r["variant"]),
     ("seeds", lambda r: str(r["seeds"])),
     (f"test acc (mean [{CONFIDENCE:.0%} CI])", _accuracy),
-    ("train loss", lambda r: f"{np.mean(r['train_loss']):.4f}" if r["train_loss"] else "diverged"),
-    *[
-        (header, lambda r, cell=cell: cell(r) if "gflops" in r else "diverged")
-        for header, cell in THROUGHPUT_COLUMNS
-    ],
-    ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:,.0f}" if "peak_rss_mb" in r else "diverged"),
-    ("run added MB", lambda r: f"{r['run_rss_mb']:,.0f}" if "run_rss_mb" in r else "diverged"),
+    ("train loss", _finished(lambda r: f"{np.mean(r['train_loss']):.4f}")),
+    *[(header, _finished(cell)) for header, cell in THROUGHPUT_COLUMNS],
+    ("peak RSS MB", _finished(lambda r: _megabytes(r["peak_rss_mb"]))),
+    ("GPU peak MB", _finished(lambda r: _megabytes(r["device_peak_mb"]))),
 ]
 
 EQUIVALENCE_COLUMNS: list[Column] = [
@@ -65,9 +68,10 @@ EQUIVALENCE_COLUMNS: list[Column] = [
 def statistics_section(rows: list[dict], margin: float, seeds: int) -> list[str]:
     """The lines on whether the ports' final test accuracies differ, and whether they are equivalent."""
     lines = []
-    left_out = [f"{r['backend']}/{r['variant']} seed {s}" for r in rows for s in r["diverged"]]
-    if left_out:
-        lines += [f"Left out of the statistics, diverged (loss NaN or infinite): {', '.join(left_out)}.", ""]
+    for kind, why in (("diverged", "loss NaN or infinite"), ("failed", "no result; see results.json")):
+        left_out = [f"{r['backend']}/{r['variant']} seed {s}" for r in rows for s in r[kind]]
+        if left_out:
+            lines += [f"Left out of the statistics, {kind} ({why}): {', '.join(left_out)}.", ""]
     by_port = {f"{r['backend']}/{r['variant']}": r["by_seed"] for r in rows if r["by_seed"]}
     p_value = difference_test(by_port)
     if p_value is None:
@@ -92,6 +96,17 @@ def statistics_section(rows: list[dict], margin: float, seeds: int) -> list[str]
     return lines
 
 
+def describe_runs(executor: dict | None) -> str:
+    """How the runs were executed, and so what their timings and memory figures mean."""
+    if executor is None:
+        return "Runs executed in the calling process, one after another."
+    threads = f" of {executor['threads_per_run']} threads each" if executor.get("threads_per_run") else ""
+    text = (
+        f"Executor: {executor['name']}, runs {executor['where']}, up to {executor['jobs']} at a time{threads}"
+    )
+    return text + (" (timings were taken with runs in parallel)." if executor["parallel"] else ".")
+
+
 def compare_markdown(doc: dict) -> str:
     rows = compare_rows(doc)
     env, settings, sticks = doc["environment"], doc["settings"], doc["yardsticks"]
@@ -109,13 +124,13 @@ def compare_markdown(doc: dict) -> str:
             f"Yardsticks (float32 GFLOP/s, measured in this run): machine peak {peak:.0f} (the best "
             f"{sticks.get('square', '')}^2 matmul of any framework, or an epoch that beat it); each "
             f"framework's own matmuls at the MLP's shapes: {own or 'not measured'}.",
+            describe_runs(doc.get("executor")),
             "",
             markdown_table(rows, COMPARE_COLUMNS),
             "",
             "Epoch seconds are the median after the first epoch (compilation and warm-up), shown "
-            "apart. Peak RSS is of the whole process, which holds every framework imported so far; "
-            "'run added' is the peak during a run less the RSS at its start (data copies, activations, "
-            "compiled code).",
+            "apart. Peak RSS is the kernel's high-water mark of the run's process (with --inline, of "
+            "the whole calling process); GPU peak is the framework allocator's.",
             "",
             *statistics_section(rows, settings.get("margin", DEFAULT_MARGIN), len(settings["seeds"])),
             "",

@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 
+from backends import VARIANT_NAMES
 from benchmarks.throughput import add_shares, throughput
 from common.config import Config
 
-SCHEMA_VERSION = 2  # 2: yardsticks per framework, diverged runs, strict JSON
+SCHEMA_VERSION = 3  # 2: yardsticks per framework, diverged runs, strict JSON; 3: executors, failed runs
 REQUIRED = {
     "results.json": ("status", "environment", "settings", "yardsticks", "runs"),
     "bench.json": ("environment", "quick", "device", "data", "dropout", "training"),
@@ -55,6 +56,25 @@ def shared_settings(settings: dict) -> dict:
     )  # as stored
 
 
+def sort_runs(doc: dict) -> None:
+    """Runs in plan order (backend as asked for, variant, seed), however they finished."""
+    backends = doc["settings"]["backends"]
+    doc["runs"].sort(
+        key=lambda run: (backends.index(run["backend"]) if run["backend"] in backends else len(backends),
+                         VARIANT_NAMES.index(run["variant"]) if run["variant"] in VARIANT_NAMES else 99,
+                         run["seed"])
+    )  # fmt: skip
+
+
+def failed_runs(doc: dict) -> list[dict]:
+    return [run for run in doc["runs"] if run.get("status", "ok") == "failed"]
+
+
+def finished(run: dict) -> bool:
+    """A run that trained to its last epoch: neither failed nor diverged."""
+    return run.get("status", "ok") == "ok" and not run["diverged"]
+
+
 def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
     """Runs by (backend, variant), in the order they ran."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -65,33 +85,29 @@ def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
 
 def compare_rows(doc: dict) -> list[dict]:
     """One row per (backend, variant): final figures per seed of the runs that finished, the
-    diverged ones counted apart; throughput and memory averaged over the finished runs."""
+    diverged and failed ones counted apart; throughput and memory averaged over the finished."""
     rows = []
     for (backend, variant), runs in group_runs(doc).items():
-        finished = [run for run in runs if not run["diverged"]]
+        failed = [run["seed"] for run in runs if run.get("status", "ok") == "failed"]
+        done = [run for run in runs if finished(run)]
         row = {
             "backend": backend,
             "variant": variant,
             "seeds": len(runs),
+            "failed": failed,
             "diverged": [run["seed"] for run in runs if run["diverged"]],
-            "by_seed": {run["seed"]: run["test_accuracy"] for run in finished},
-            "test_acc": [run["test_accuracy"] for run in finished],
-            "train_loss": [run["history"][-1]["train_loss"] for run in finished],
+            "by_seed": {run["seed"]: run["test_accuracy"] for run in done},
+            "test_acc": [run["test_accuracy"] for run in done],
+            "train_loss": [run["history"][-1]["train_loss"] for run in done],
         }
-        if finished:
-            figures = [run_throughput(run, doc) for run in finished]
+        if done:
+            figures = [run_throughput(run, doc) for run in done]
             row.update({key: float(np.mean([f[key] for f in figures])) for key in figures[0]})
             rates = [f["samples_per_s"] for f in figures]
             row["samples_per_s_range"] = (min(rates), max(rates))
-            row["peak_rss_mb"] = max(run.get("peak_rss_bytes", 0) for run in finished) / 2**20
-            row["run_rss_mb"] = (
-                float(
-                    np.mean(
-                        [run.get("peak_rss_bytes", 0) - run.get("rss_at_start_bytes", 0) for run in finished]
-                    )
-                )
-                / 2**20
-            )
+            row["peak_rss_mb"] = max(run.get("peak_rss_bytes", 0) for run in done) / 2**20
+            device_peaks = [run["device_peak_bytes"] for run in done if run.get("device_peak_bytes")]
+            row["device_peak_mb"] = max(device_peaks) / 2**20 if device_peaks else None
         rows.append(row)
     add_shares(rows, doc["yardsticks"])
     return rows

@@ -37,7 +37,7 @@ def compared(tmp_path_factory) -> Path:
 
 def test_compare_writes_json_markdown_and_figures(compared):
     doc = json.loads((compared / "results.json").read_text())
-    assert doc["schema_version"] == 2 and doc["status"] == "complete"
+    assert doc["schema_version"] == 3 and doc["status"] == "complete"
     pairs = {(run["backend"], run["variant"]) for run in doc["runs"]}
     assert ("numpy", "scratch") in pairs
     assert len(doc["runs"]) == 2 * len(pairs)
@@ -216,7 +216,7 @@ def test_diverged_runs_are_marked_and_left_out(tmp_path):
     assert all(run["diverged"] and run["test_accuracy"] is None for run in doc["runs"])
     assert all(len(run["history"]) < 3 for run in doc["runs"])
     markdown = (tmp_path / "results.md").read_text()
-    assert "| diverged |" in markdown and "Left out of the statistics" in markdown
+    assert "| 2 diverged |" in markdown and "Left out of the statistics" in markdown
     assert "0.0977" not in markdown and "| nan" not in markdown.lower()
 
 

@@ -1,0 +1,172 @@
+"""The run engine: every executor gives the same answers; a failed, killed or hung run is recorded
+and the others finish; an interrupted sweep leaves no process behind; runs go to Ray clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("dropout-ports")
+TESTS = Path(__file__).parent
+SWEEP = ["--data-source", "synthetic", "--epochs", "2", "--seeds", "0", "1", "--backends", "numpy", "torch"]
+
+
+def compare(
+    out: Path, *args: str, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    command = [str(SCRIPT), "compare", "--quiet", "--out", str(out), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def accuracies(out: Path) -> dict:
+    doc = json.loads((out / "results.json").read_text())
+    return {(r["backend"], r["variant"], r["seed"]): r["test_accuracy"] for r in doc["runs"]}
+
+
+@pytest.fixture(scope="module")
+def inline(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("inline")
+    done = compare(out, *SWEEP, "--inline")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_local_workers_are_the_default_and_give_the_inline_answers(inline, tmp_path):
+    done = compare(tmp_path, *SWEEP, "--jobs", "2", "--threads", "2")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["executor"]["name"] == "local" and doc["executor"]["parallel"]
+    assert "Executor: local" in (tmp_path / "results.md").read_text()
+    assert accuracies(tmp_path) == accuracies(inline) and len(accuracies(inline)) == 6
+
+
+def test_each_run_reports_its_own_process_peak(tmp_path):
+    done = compare(tmp_path, "--data-source", "synthetic", "--epochs", "1", "--backends", "numpy", "jax")
+    assert done.returncode == 0, done.stderr
+    peaks = {
+        r["backend"]: r["peak_rss_bytes"] for r in json.loads((tmp_path / "results.json").read_text())["runs"]
+    }
+    assert 0 < peaks["numpy"] < peaks["jax"]  # JAX's own process holds XLA; NumPy's does not
+
+
+@pytest.fixture
+def faulty_env() -> dict:
+    return {
+        **os.environ,
+        "DROPOUT_PORTS_BACKENDS": "faulty=faulty_port",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def test_failed_killed_and_hung_runs_are_recorded_and_the_others_finish(tmp_path, faulty_env):
+    args = [
+        "--data-source",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--backends",
+        "faulty",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "3",
+    ]
+    done = compare(tmp_path, *args, "--jobs", "2", "--run-timeout", "20", env=faulty_env)
+    assert done.returncode == 1, done.stderr
+    runs = {r["seed"]: r for r in json.loads((tmp_path / "results.json").read_text())["runs"]}
+    assert runs[0]["status"] == "ok" and runs[0]["test_accuracy"] > 0
+    assert "died: exit code 3" in runs[1]["error"]
+    assert runs[2]["error"] == "RuntimeError: this port fails on seed 2"
+    assert "timed out after 20 s" in runs[3]["error"]
+    assert "failed: faulty/scratch seed 3" in done.stderr
+    assert "Left out of the statistics, failed" in (tmp_path / "results.md").read_text()
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and token.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_sweep_leaves_no_process_behind(tmp_path, faulty_env, signum):
+    token = f"DROPOUT_PORTS_TEST_{uuid.uuid4().hex}"
+    env = {**faulty_env, token: "1"}
+    args = ["--data-source", "synthetic", "--epochs", "1", "--backends", "faulty", "--seeds", "0", "3", "5"]
+    process = subprocess.Popen(
+        [str(SCRIPT), "compare", "--quiet", "--jobs", "2", "--out", str(tmp_path), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "results.json").is_file():
+        time.sleep(0.2)  # seed 0 has finished; seed 3 hangs in its own process
+    process.send_signal(signum)
+    process.communicate(timeout=60)
+    assert process.returncode in (130, 143)
+    time.sleep(1.0)
+    assert _processes_with(token) == []
+    doc = json.loads((tmp_path / "results.json").read_text())
+    seeds = [r["seed"] for r in doc["runs"]]
+    assert doc["status"] == "interrupted" and 0 in seeds and 3 not in seeds  # 3 hung until stopped
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A Ray head node on loopback, started for these tests and stopped after them (only it)."""
+    pytest.importorskip("ray")
+    port = _free_port()
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    ray = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen(
+        [str(ray), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    time.sleep(3)  # the raylet registers after the GCS answers
+    yield f"127.0.0.1:{port}"
+    head.send_signal(signal.SIGTERM)  # `ray start --block` stops the processes it started
+    head.communicate(timeout=120)
+
+
+def test_a_ray_cluster_by_address_gives_the_inline_answers(inline, ray_head, tmp_path):
+    done = compare(tmp_path, *SWEEP, "--ray", ray_head, "--threads", "2")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["executor"]["name"] == "ray"
+    assert accuracies(tmp_path) == accuracies(inline)
+
+
+def test_ray_without_an_address_starts_and_stops_its_own(tmp_path):
+    pytest.importorskip("ray")
+    done = compare(tmp_path, "--data-source", "synthetic", "--epochs", "1", "--backends", "numpy", "--ray")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["executor"]["name"] == "ray" and doc["runs"][0]["status"] == "ok"
