@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import lockstep, training
+from benchmarks import executors, lockstep, training
 from benchmarks.machine import describe_threads
-from benchmarks.report import COMPARE_COLUMNS, statistics_section
+from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
 from benchmarks.results import check_document, compare_rows
 from benchmarks.stats import DEFAULT_MARGIN
 from benchmarks.store import read_json
@@ -28,6 +28,7 @@ COMMANDS = {
     "compare": "dropout-ports compare --seeds 0 1 2 --out docs/runs/compare",
     "bench": "dropout-ports bench --out docs/runs/bench",
     "lockstep": "python -m benchmarks.lockstep --out docs/runs/lockstep.json",
+    "executors": "python -m benchmarks.executors --out docs/runs/executors.json",
 }
 
 
@@ -45,7 +46,8 @@ def compare_block() -> str:
     settings = doc["settings"]
     return "\n".join(
         [
-            f"`{COMMANDS['compare']}` ({_machine(doc['environment'])}; seeds {settings['seeds']}):",
+            f"`{COMMANDS['compare']}` ({_machine(doc['environment'])}; seeds {settings['seeds']}). "
+            + describe_runs(doc.get("executor")),
             "",
             markdown_table(compare_rows(doc), COMPARE_COLUMNS),
             "",
@@ -96,11 +98,29 @@ def lockstep_block() -> str:
     return f"`{COMMANDS['lockstep']}`:\n\n" + markdown_table(rows, lockstep.COLUMNS)
 
 
+def executors_block() -> str:
+    doc = read_json(RUNS / "executors.json")
+    sweep = doc["sweep"]
+    return "\n".join(
+        [
+            f"`{COMMANDS['executors']}`: the cost of a process per run (overhead against the same runs "
+            "inline), and an accuracy sweep with one local worker and two:",
+            "",
+            markdown_table(doc["overhead"], executors.COLUMNS),
+            "",
+            f"Sweep of {sweep['runs']} runs: `--jobs 1` {sweep['jobs_1_s']:.1f} s, `--jobs 2` "
+            f"{sweep['jobs_2_s']:.1f} s: {sweep['speedup']:.2f}x faster; the same test accuracies: "
+            f"{'yes' if sweep['same_accuracies'] else 'no (other thread counts sum in other orders)'}.",
+        ]
+    )
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "compare": compare_block,
     "bench-dropout": dropout_block,
     "bench-training": training_block,
     "lockstep": lockstep_block,
+    "executors": executors_block,
 }
 
 

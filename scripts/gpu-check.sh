@@ -10,5 +10,7 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -m benchmarks.cli info | tee -a "$out/gpu.txt"
 python3 -m pytest -m gpu -q -p no:cacheprovider 2>&1 | tail -n 30 | tee "$out/pytest-gpu.txt"
-python3 -m benchmarks.cli compare --device gpu --out "$out/compare" 2>&1 | grep -v '%|' | tee "$out/compare.txt"
+python3 -c "import numpy, scipy, threadpoolctl, tqdm, matplotlib" 2>&1 | tee "$out/missing.txt"  # our own dependencies
+# Two ports through the default local executor: each run in its own process, so each gets the GPU alone.
+python3 -m benchmarks.cli compare --device gpu --backends torch jax --seeds 0 1 --out "$out/compare" 2>&1 | tee "$out/compare.txt"
 python3 -m benchmarks.cli bench --device gpu --out "$out/bench" 2>&1 | tee "$out/bench.txt"
