@@ -81,6 +81,12 @@ def check_args(args: argparse.Namespace) -> None:
     if hasattr(args, "device"):
         named = args.backends if hasattr(args, "backends") else [args.backend]
         args.backends = backends_on(args.device, named)
+    if getattr(args, "inline", False):
+        for option in ("threads", "run_timeout"):
+            if getattr(args, option) is not None:
+                raise ValueError(
+                    f"--{option.replace('_', '-')} applies to runs in processes of their own, not --inline"
+                )
     for option in ("jobs", "threads", "run_timeout"):
         value = getattr(args, option, None)
         if value is not None and value <= 0:

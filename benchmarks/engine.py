@@ -164,9 +164,16 @@ class LocalExecutor:
         for worker in workers:
             tasks.put(None)
             worker.start()
+        waiting = {spec.key: spec for spec in specs}
         try:
-            for _ in specs:
-                on_record(_next_result(results, workers))
+            while waiting:
+                record = _next_result(results, workers)
+                if record is None:  # every worker is gone: what they held will not come back
+                    for spec in waiting.values():
+                        on_record(failed(spec, "its worker process died before the run ended"))
+                    return
+                waiting.pop((record["backend"], record["variant"], record["seed"]), None)
+                on_record(record)
         finally:
             for worker in workers:  # on Ctrl-C too: each worker kills its run's process, then exits
                 if worker.is_alive():
@@ -175,13 +182,14 @@ class LocalExecutor:
                 worker.join()
 
 
-def _next_result(results: mp.Queue, workers: list) -> dict:
+def _next_result(results: mp.Queue, workers: list) -> dict | None:
+    """The next record, or None once no worker is left to send one."""
     while True:
         try:
             return results.get(timeout=0.5)
         except Empty:
             if not any(worker.is_alive() for worker in workers):
-                raise RuntimeError("every local worker process has died") from None
+                return None
 
 
 def _worker(
@@ -190,7 +198,12 @@ def _worker(
     """A worker process: loads the data once, then runs each task in a child forked from itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it terminates us
     limit_threads(threads)
-    dataset = data.load()
+    try:
+        dataset = data.load()
+    except Exception as err:  # every run this worker takes fails, saying why
+        while (spec := tasks.get()) is not None:
+            results.put(failed(spec, f"the worker could not load the data: {type(err).__name__}: {err}"))
+        return
     child: list = []
 
     def stop(signum: int, frame: object) -> None:

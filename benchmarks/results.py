@@ -30,6 +30,10 @@ def check_document(doc: dict, name: str, source: object) -> dict:
             f"{source} was written by a newer dropout-ports (schema {version}; this one reads "
             f"up to {SCHEMA_VERSION}): upgrade dropout-ports to read it"
         )
+    if version < 2 and name == "bench.json":
+        raise ValueError(
+            f"{source} was written by an older dropout-ports (schema {version}): run bench again"
+        )
     if version == 1 and name == "results.json":
         doc = {**doc, "yardsticks": {"peak_gflops": doc.get("matmul_gflops"), "by_backend": {}}}
         doc["runs"] = [{"diverged": False, **run} for run in doc.get("runs", [])]

@@ -127,6 +127,9 @@ def test_train_prints_epochs_and_summary():
         (["compare", "--backends", "numpy", "numpy"], "repeats ['numpy']"),
         (["compare", "--backends", "tensorflow"], "invalid choice: 'tensorflow'"),
         (["compare", "--margin", "0"], "--margin must be"),
+        (["compare", "--inline", "--threads", "2"], "not --inline"),
+        (["compare", "--inline", "--jobs", "2"], "not allowed with argument --inline"),
+        (["compare", "--jobs", "0"], "--jobs must be positive"),
         (["compare", "--data-dir", "/nonexistent/fashion"], "not found (looked in /nonexistent/fashion)"),
         (
             ["compare", "--backends", "numpy", "--out", "/proc/no/such/folder"],
@@ -266,3 +269,9 @@ def test_no_progress_frames_outside_a_terminal():
         "compare", *SMALL_RUN, "--out", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"np-{os.getpid()}")
     )
     assert done.returncode == 0 and "\r" not in done.stderr and "it/s" not in done.stderr
+
+
+def test_report_refuses_an_old_bench_document(tmp_path):
+    (tmp_path / "bench.json").write_text(json.dumps({"schema_version": 1, "training": {}}))
+    done = cli("report", str(tmp_path))
+    assert done.returncode == 2 and "older dropout-ports" in done.stderr and "Traceback" not in done.stderr

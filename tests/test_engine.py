@@ -170,3 +170,16 @@ def test_ray_without_an_address_starts_and_stops_its_own(tmp_path):
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["executor"]["name"] == "ray" and doc["runs"][0]["status"] == "ok"
+
+
+def test_a_worker_that_cannot_load_the_data_fails_its_runs_saying_why(tmp_path):
+    from benchmarks.engine import DataSpec, LocalExecutor, RunSpec
+    from common.config import Config
+
+    specs = [RunSpec("numpy", "scratch", seed, "cpu", Config(seed=seed, epochs=1)) for seed in (0, 1)]
+    records: list[dict] = []
+    LocalExecutor(DataSpec("idx", str(tmp_path / "missing")), jobs=2).run(specs, records.append)
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    assert all(
+        r["status"] == "failed" and "could not load the data: DatasetError" in r["error"] for r in records
+    )
