@@ -183,7 +183,10 @@ class Trainer(TrainerBase):
         loss, grad, correct = softmax_cross_entropy(logits, y)
         for i in range(len(inputs), 0, -1):
             grad_input = grad @ self.params[f"W{i}"].T if i > 1 else None
-            self.params[f"W{i}"] -= self.cfg.lr * (inputs[i - 1].T @ grad)
+            grad_weights = inputs[i - 1].T @ grad
+            if self.cfg.weight_decay:  # d/dW of weight_decay / 2 * ||W||^2
+                grad_weights += self.cfg.weight_decay * self.params[f"W{i}"]
+            self.params[f"W{i}"] -= self.cfg.lr * grad_weights
             self.params[f"b{i}"] -= self.cfg.lr * grad.sum(axis=0)
             if grad_input is not None:
                 grad_input *= keeps[i - 2]

@@ -223,7 +223,12 @@ class Trainer(TrainerBase):
             for i, linear in enumerate(self.linears, start=1):
                 linear.weight.copy_(torch.from_numpy(self.initial_params[f"W{i}"]).T)  # (out, in)
                 linear.bias.copy_(torch.from_numpy(self.initial_params[f"b{i}"]))
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr)
+        weights = [linear.weight for linear in self.linears]
+        biases = [linear.bias for linear in self.linears]
+        # builtin: SGD's own weight_decay, on the weights' group only; scratch: the chapter's penalty
+        decay = cfg.weight_decay if variant == "builtin" else 0.0
+        groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
+        self.optimizer = torch.optim.SGD(groups, lr=cfg.lr)
 
     def put(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
@@ -244,8 +249,13 @@ class Trainer(TrainerBase):
         else:
             logits = self.model(x, [self.put(m) for m in masks])
         loss = F.cross_entropy(logits, y)
+        objective = loss
+        if self.variant == "scratch" and self.cfg.weight_decay:
+            objective = loss + self.cfg.weight_decay / 2 * sum(
+                (linear.weight**2).sum() for linear in self.linears
+            )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         self.optimizer.step()
         return loss.detach(), (logits.detach().argmax(dim=1) == y).sum()
 

@@ -202,6 +202,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training set")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="SGD learning rate")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="examples per SGD step")
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults.weight_decay,
+        help="L2 on the weights: + wd/2 * sum ||W||^2",
+    )
     parser.add_argument("--prng-impl", default=defaults.prng_impl, choices=PRNG_IMPLS, help="JAX's generator")
 
 

@@ -44,6 +44,7 @@ def config_from(args: argparse.Namespace) -> Config:
         seed=getattr(args, "seed", 0),
         lr=args.lr,
         batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
         prng_impl=args.prng_impl,
     )
 

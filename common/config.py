@@ -34,6 +34,7 @@ class Config:
     epochs: int = 10
     seed: int = 0
     init_std: float = 0.01
+    weight_decay: float = 0.0  # L2 on the weights (not the biases): loss + weight_decay / 2 * sum ||W||^2
     prng_impl: str = "threefry2x32"  # JAX only: NumPy and PyTorch have one generator each
 
     def __post_init__(self) -> None:
@@ -48,7 +49,7 @@ class Config:
                 f"need one dropout rate per hidden layer: {len(self.num_hiddens)} hidden "
                 f"layers but {len(self.dropouts)} rates"
             )
-        for name in ("lr", "init_std"):
+        for name in ("lr", "init_std", "weight_decay"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

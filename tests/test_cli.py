@@ -130,6 +130,7 @@ def test_train_prints_epochs_and_summary():
         (["compare", "--inline", "--threads", "2"], "not --inline"),
         (["compare", "--inline", "--jobs", "2"], "not allowed with argument --inline"),
         (["compare", "--jobs", "0"], "--jobs must be positive"),
+        (["compare", "--weight-decay", "-1"], "weight_decay must be"),
         (["compare", "--data-dir", "/nonexistent/fashion"], "not found (looked in /nonexistent/fashion)"),
         (
             ["compare", "--backends", "numpy", "--out", "/proc/no/such/folder"],

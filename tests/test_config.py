@@ -39,6 +39,8 @@ def test_defaults_are_the_chapters():
         ({"init_std": float("nan")}, "init_std"),
         ({"prng_impl": "mt19937"}, "prng_impl"),
         ({"seed": -1}, "seed"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"weight_decay": float("inf")}, "weight_decay"),
         ({"seed": 2**32}, "seed"),
     ],
 )

@@ -9,6 +9,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 from backends import jax as jb  # noqa: E402
+from backends.jax import training as jax_training  # noqa: E402
 from common.config import Config  # noqa: E402
 from common.masks import random_keep_masks  # noqa: E402
 from common.params import init_params  # noqa: E402
@@ -65,7 +66,7 @@ def test_every_layer_and_step_gets_its_own_key(monkeypatch):
         jax.debug.callback(lambda k: seen.append(bytes(np.asarray(k))), jax.random.key_data(key))
         return original(x, p, key, **kwargs)
 
-    monkeypatch.setattr(jb, "dropout", recording)
+    monkeypatch.setattr(jax_training, "dropout", recording)  # the name the scratch MLP calls
     cfg = SMALL.replace(lr=0.4321)  # a net no other test compiled, so the step is traced anew
     trainer = jb.Trainer(cfg, init_params(cfg))
     x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10

@@ -9,6 +9,7 @@ import pytest
 from conftest import BACKENDS
 
 from benchmarks.lockstep import run_lockstep
+from common.batches import batch_order
 from common.config import Config
 
 STEPS = 60
@@ -37,3 +38,40 @@ def test_loss_actually_falls(runs):
 def test_lockstep_needs_two_backends():
     if len(BACKENDS) < 2:
         pytest.skip("only one backend installed: nothing to compare")
+
+
+def trainers(cfg: Config):
+    """Every available backend x variant, from the same initial parameters."""
+    from backends import get_backend
+    from common.params import init_params
+
+    return {
+        f"{name}/{variant}": get_backend(name).Trainer(cfg, init_params(cfg), variant=variant)
+        for name in BACKENDS
+        for variant in get_backend(name).VARIANTS
+    }
+
+
+def test_weight_decay_is_one_computation_in_every_port_and_variant(fashion):
+    """Without dropout every variant draws nothing, so the chapter's penalty (scratch) and the
+    frameworks' own weight decay (torch SGD's weight_decay, optax.add_decayed_weights) must agree.
+    Without dropout the loss leaves its plateau sooner, and float32 rounding with it: 40 steps."""
+    cfg = Config(dropouts=(0.0, 0.0), weight_decay=0.05)
+    runs = trainers(cfg)
+    losses = {label: [] for label in runs}
+    steps = batch_order(len(fashion.train_y), cfg.batch_size, cfg.seed, 0)[:40]
+    for idx in steps:
+        for label, trainer in runs.items():
+            losses[label].append(trainer.train_step(fashion.train_x[idx], fashion.train_y[idx]))
+    params = {label: trainer.get_params() for label, trainer in runs.items()}
+    first = next(iter(runs))
+    for label in runs:
+        np.testing.assert_allclose(losses[label], losses[first], rtol=0, atol=TOLERANCE, err_msg=label)
+        for name in params[first]:
+            np.testing.assert_allclose(params[label][name], params[first][name], rtol=0, atol=TOLERANCE)
+    plain = trainers(cfg.replace(weight_decay=0.0))[first]
+    for idx in steps:
+        plain.train_step(fashion.train_x[idx], fashion.train_y[idx])
+    decayed, undecayed = params[first]["W1"], plain.get_params()["W1"]
+    assert np.linalg.norm(decayed) < 0.95 * np.linalg.norm(undecayed)  # the decay did shrink the weights
+    np.testing.assert_allclose(params[first]["b1"], plain.get_params()["b1"], atol=0.05)  # biases: no decay

@@ -1,0 +1,115 @@
+"""The JAX port's contract operations: keys, arrays, devices, and dropout (ours and flax's)."""
+
+from __future__ import annotations
+
+import flax.linen as linen
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from common.config import check_rate
+from common.masks import keep_threshold, mask_shape
+
+NAME = "jax"
+VARIANTS = ("scratch", "builtin")
+DTYPES = ("float16", "bfloat16", "float32")
+PRNG_IMPLS = ("threefry2x32", "rbg")  # JAX's default first; Config.prng_impl picks one for training
+matmul = jnp.matmul
+
+
+def versions() -> dict[str, str]:
+    import flax
+    import jaxlib
+
+    return {module.__name__: module.__version__ for module in (jax, jaxlib, flax, optax)}
+
+
+def devices() -> list[str]:
+    return [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
+
+
+def resolve_device(device: str) -> jax.Device:
+    """The first JAX device of a platform: "cpu", or "gpu"/"cuda"; none is a clear error."""
+    platform = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}.get(device)
+    if platform is None:
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'gpu'")
+    try:
+        return jax.devices(platform)[0]
+    except RuntimeError as err:
+        raise ValueError(
+            f"device {device!r} asked for, but this jax {jax.__version__} has none: {err}"
+        ) from err
+
+
+def make_rng(seed: int, device: str = "cpu", *, impl: str | None = None) -> jax.Array:
+    """A typed PRNG key; JAX has no hidden state, so every draw must be handed a key of its own."""
+    if impl not in (None, *PRNG_IMPLS):
+        raise ValueError(f"impl must be one of {PRNG_IMPLS}; got {impl!r}")
+    return jax.device_put(jax.random.key(seed, impl=impl or PRNG_IMPLS[0]), resolve_device(device))
+
+
+def asarray(a: object, dtype: str | None = None, device: str | None = None) -> jax.Array:
+    if dtype is not None and dtype not in DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; supported: {DTYPES}")
+    return jax.device_put(jnp.asarray(a, dtype=dtype), resolve_device(device or "cpu"))
+
+
+def to_numpy(x: jax.Array) -> np.ndarray:
+    """x on the host; bfloat16, which NumPy lacks, comes back as float32 as in the torch port."""
+    x = np.asarray(x)
+    return x.astype(np.float32) if x.dtype == jnp.bfloat16 else x
+
+
+jit = jax.jit
+
+
+copy = jnp.copy  # a real copy in device memory, even under jit
+
+
+def ready(x: jax.Array) -> jax.Array:
+    """x once computed: JAX dispatches asynchronously."""
+    return x.block_until_ready()
+
+
+def peak_device_memory(device: str) -> int | None:
+    """The device allocator's peak bytes in use (XLA's memory_stats); None where it keeps none (CPU)."""
+    stats = resolve_device(device).memory_stats()
+    return stats.get("peak_bytes_in_use") if stats else None
+
+
+def chapter_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
+    """D2L's JAX ``dropout_layer``: a float uniform per element, compared, cast to float32."""
+    mask = jax.random.uniform(key, x.shape) > p
+    return jnp.asarray(mask, dtype=jnp.float32) * x / (1.0 - p)
+
+
+def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
+    """The chapter's ``mask * X / (1 - p)`` in x's dtype; jax.grad gives mask / (1 - p)."""
+    return x * keep / (1.0 - p)
+
+
+def dropout(
+    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
+) -> jax.Array:
+    """Inverted dropout; pure: the same key gives the same mask. p must be a static Python number."""
+    p = check_rate(p)  # raises at trace time, so a bad rate never reaches compiled code
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+    shape = mask_shape(x.shape, broadcast_dims)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
+    keep = jax.random.bits(key, shape, jnp.uint32) < jnp.uint32(keep_threshold(p))
+    return apply_keep(x, keep, p)
+
+
+def builtin_dropout(
+    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
+) -> jax.Array:
+    """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours."""
+    p = check_rate(p)  # linen.Dropout itself accepts any rate
+    layer = linen.Dropout(p, broadcast_dims=tuple(broadcast_dims), deterministic=not training)
+    return layer.apply({}, jnp.asarray(x), rngs={"dropout": key})
