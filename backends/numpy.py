@@ -142,15 +142,18 @@ class Trainer(TrainerBase):
     """SGD on the chapter's MLP with hand-written backprop; parameters updated in place."""
 
     VARIANTS = VARIANTS
+    TRAIN_DTYPES = ("float32", "float64")  # NumPy has no bfloat16
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
         super().__init__(cfg, params, variant=variant)
         self.device = resolve_device(device)
-        self.params = {name: value.copy() for name, value in self.initial_params.items()}
+        self.dtype = np.dtype(cfg.dtype)
+        self.params = {name: value.astype(self.dtype) for name, value in self.initial_params.items()}
         self.rng = make_rng(cfg.seed)
 
     def put(self, array: np.ndarray) -> np.ndarray:
-        return array
+        """Floating arrays in the trainer's dtype; labels and indices as they are."""
+        return array.astype(self.dtype, copy=False) if array.dtype.kind == "f" else array
 
     def get_params(self) -> Params:
         return {name: value.copy() for name, value in self.params.items()}
@@ -169,7 +172,7 @@ class Trainer(TrainerBase):
                 keep &= masks[i - 1] if masks is not None else keep_mask(self.rng, z.shape, p)
             h = np.multiply(z, keep, out=z)
             if training:
-                h /= np.float32(1.0 - p)
+                h /= h.dtype.type(1.0 - p)
             inputs.append(h)
             keeps.append(keep)
         last = len(inputs)
@@ -190,7 +193,7 @@ class Trainer(TrainerBase):
             self.params[f"b{i}"] -= self.cfg.lr * grad.sum(axis=0)
             if grad_input is not None:
                 grad_input *= keeps[i - 2]
-                grad_input /= np.float32(1.0 - self.cfg.dropouts[i - 2])
+                grad_input /= grad_input.dtype.type(1.0 - self.cfg.dropouts[i - 2])
                 grad = grad_input
         return loss, correct
 
@@ -209,6 +212,6 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
     grad = exp / total
     grad[rows, y] -= 1.0
-    grad /= np.float32(len(y))
+    grad /= grad.dtype.type(len(y))
     correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
     return loss, grad, correct

@@ -208,16 +208,18 @@ class Trainer(TrainerBase):
     """torch.optim.SGD on the batch-mean cross-entropy, parameters imported from the common layout."""
 
     VARIANTS = VARIANTS
+    TRAIN_DTYPES = ("float32", "float64", "bfloat16")
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
         super().__init__(cfg, params, variant=variant)
         self.device = resolve_device(device)
+        self.dtype = getattr(torch, cfg.dtype)
         if variant == "builtin":
             torch.manual_seed(cfg.seed)  # nn.Dropout has no generator argument: seed the global ones
             self.model: nn.Module = builtin_net(cfg)
         else:
             self.model = ScratchNet(cfg, make_rng(cfg.seed, self.device))
-        self.model.to(self.device)
+        self.model.to(self.device, self.dtype)
         self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
         with torch.no_grad():
             for i, linear in enumerate(self.linears, start=1):
@@ -231,7 +233,9 @@ class Trainer(TrainerBase):
         self.optimizer = torch.optim.SGD(groups, lr=cfg.lr)
 
     def put(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array).to(self.device)
+        """Floating arrays in the trainer's dtype on its device; labels, indices and masks as they are."""
+        tensor = torch.from_numpy(array)
+        return tensor.to(self.device, self.dtype) if tensor.is_floating_point() else tensor.to(self.device)
 
     def get_params(self) -> Params:
         params = {}

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from backends import VARIANT_NAMES, available_backends, get_backend, known_backends
 from benchmarks.commands import run_bench, run_compare_command, run_info, run_report, run_train
 from benchmarks.stats import DEFAULT_MARGIN
-from common.config import PRNG_IMPLS, Config
+from common.config import DTYPE_NAMES, PRNG_IMPLS, Config
 from common.data import SOURCES, DatasetError
 
 USER_ERRORS = (ValueError, TypeError, ImportError, DatasetError)
@@ -209,6 +209,9 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         help="L2 on the weights: + wd/2 * sum ||W||^2",
     )
     parser.add_argument("--prng-impl", default=defaults.prng_impl, choices=PRNG_IMPLS, help="JAX's generator")
+    parser.add_argument(
+        "--dtype", default=defaults.dtype, choices=DTYPE_NAMES, help="parameters and activations"
+    )
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:

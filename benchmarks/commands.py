@@ -46,6 +46,7 @@ def config_from(args: argparse.Namespace) -> Config:
         batch_size=args.batch_size,
         weight_decay=args.weight_decay,
         prng_impl=args.prng_impl,
+        dtype=args.dtype,
     )
 
 

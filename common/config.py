@@ -9,6 +9,7 @@ import numbers
 from dataclasses import dataclass
 
 PRNG_IMPLS = ("threefry2x32", "rbg")
+DTYPE_NAMES = ("float32", "float64", "bfloat16")  # what a Trainer may compute in; each port says which it can
 
 
 def check_rate(p: object) -> float:
@@ -36,6 +37,7 @@ class Config:
     init_std: float = 0.01
     weight_decay: float = 0.0  # L2 on the weights (not the biases): loss + weight_decay / 2 * sum ||W||^2
     prng_impl: str = "threefry2x32"  # JAX only: NumPy and PyTorch have one generator each
+    dtype: str = "float32"  # parameters, activations and gradients (float64 turns on JAX's x64 mode)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "num_hiddens", tuple(self.num_hiddens))
@@ -55,6 +57,8 @@ class Config:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an int in [0, 2^32), got {self.seed!r}")
+        if self.dtype not in DTYPE_NAMES:
+            raise ValueError(f"dtype must be one of {DTYPE_NAMES}, got {self.dtype!r}")
         if self.prng_impl not in PRNG_IMPLS:
             raise ValueError(f"prng_impl must be one of {PRNG_IMPLS}, got {self.prng_impl!r}")
 

@@ -24,10 +24,15 @@ class TrainerBase(abc.ABC):
     """
 
     VARIANTS: tuple[str, ...] = ("scratch",)
+    TRAIN_DTYPES: tuple[str, ...] = ("float32",)  # the Config.dtype values the backend trains in
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch"):
         if variant not in self.VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; this backend has {self.VARIANTS}")
+        if cfg.dtype not in self.TRAIN_DTYPES:
+            raise ValueError(
+                f"this backend trains in {', '.join(self.TRAIN_DTYPES)}; got dtype {cfg.dtype!r}"
+            )
         self.cfg = cfg
         self.variant = variant
         self.initial_params = check_params(cfg, params)
@@ -46,7 +51,8 @@ class TrainerBase(abc.ABC):
 
     @abc.abstractmethod
     def get_params(self) -> Params:
-        """The current parameters in the common layout, as float32 NumPy arrays."""
+        """The current parameters in the common layout as NumPy arrays: float64 when training in
+        float64, float32 otherwise (bfloat16 widened)."""
 
     def train_step(self, x: np.ndarray, y: np.ndarray, masks: Sequence[np.ndarray] | None = None) -> float:
         """One SGD step on a NumPy batch; masks (bool, one (B, hidden_i) per layer) replace drawing."""

@@ -40,6 +40,7 @@ def test_defaults_are_the_chapters():
         ({"prng_impl": "mt19937"}, "prng_impl"),
         ({"seed": -1}, "seed"),
         ({"weight_decay": -0.1}, "weight_decay"),
+        ({"dtype": "float16"}, "dtype"),
         ({"weight_decay": float("inf")}, "weight_decay"),
         ({"seed": 2**32}, "seed"),
     ],

@@ -75,3 +75,19 @@ def test_weight_decay_is_one_computation_in_every_port_and_variant(fashion):
     decayed, undecayed = params[first]["W1"], plain.get_params()["W1"]
     assert np.linalg.norm(decayed) < 0.95 * np.linalg.norm(undecayed)  # the decay did shrink the weights
     np.testing.assert_allclose(params[first]["b1"], plain.get_params()["b1"], atol=0.05)  # biases: no decay
+
+
+def test_a_whole_epoch_in_float64_is_one_computation(fashion):
+    """In float64 rounding is 2^29 times smaller, so the ports stay together through a whole epoch
+    (234 full batches, the same injected masks) where float32 runs part after about 60 steps."""
+    cfg = Config(dtype="float64")
+    steps = len(fashion.train_y) // cfg.batch_size
+    runs = {name: run_lockstep(name, cfg, fashion, steps) for name in BACKENDS}
+    first = BACKENDS[0]
+    assert runs[first][1]["W1"].dtype == np.float64 and np.mean(runs[first][0][-10:]) < 0.8
+    for name in BACKENDS[1:]:
+        np.testing.assert_allclose(runs[name][0], runs[first][0], rtol=0, atol=1e-9, err_msg=name)
+        for key in runs[first][1]:
+            np.testing.assert_allclose(
+                runs[name][1][key], runs[first][1][key], rtol=0, atol=1e-9, err_msg=key
+            )

@@ -133,3 +133,20 @@ def test_reaches_d2l_accuracy(backend_variant, fashion):
     assert result.history[-1]["train_loss"] < 0.5
     assert max(test_acc[-3:]) >= 0.83, test_acc  # test accuracy at lr 0.5 swings 0.03-0.06
     assert test_acc[-1] >= 0.80, test_acc
+
+
+def test_every_training_dtype_keeps_its_precision(backend_variant, synthetic):
+    backend, variant, device = backend_variant
+    for dtype in backend.Trainer.TRAIN_DTYPES:
+        cfg = SMALL.replace(dtype=dtype)
+        trainer = make_trainer(backend, variant, cfg, device)
+        assert np.isfinite(trainer.train_step(synthetic.train_x[:64], synthetic.train_y[:64]))
+        params = trainer.get_params()
+        assert {value.dtype for value in params.values()} == {
+            np.dtype(np.float64 if dtype == "float64" else np.float32)
+        }
+        if dtype == "float64":  # float64 is really computed in 64 bits: not float32-rounded
+            assert any(np.any(v != v.astype(np.float32)) for v in params.values())
+    for dtype in {"float32", "float64", "bfloat16"} - set(backend.Trainer.TRAIN_DTYPES):
+        with pytest.raises(ValueError, match="trains in"):
+            make_trainer(backend, variant, SMALL.replace(dtype=dtype), device)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from backends.jax.ops import VARIANTS, apply_keep, dropout, make_rng, resolve_device
+from backends.jax.ops import VARIANTS, apply_keep, dropout, make_rng, resolve_device, to_numpy
 from common.config import Config
 from common.params import Params
 from common.trainer import TrainerBase
@@ -157,10 +157,14 @@ class Trainer(TrainerBase):
     """Host-side holder of a TrainState, stepped by the module's jitted pure functions."""
 
     VARIANTS = VARIANTS
+    TRAIN_DTYPES = ("float32", "float64", "bfloat16")
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
         super().__init__(cfg, params, variant=variant)
+        if cfg.dtype == "float64":
+            jax.config.update("jax_enable_x64", True)  # process-wide: the only switch JAX has for 64 bits
         self.device = resolve_device(device)
+        self.dtype = jnp.dtype(cfg.dtype)
         self.net = Net.of(cfg, variant)
         model_params = self.put(self.initial_params)
         if variant == "builtin":
@@ -169,13 +173,18 @@ class Trainer(TrainerBase):
         self.state = TrainState(model_params, self.net.optimizer().init(model_params), key)
 
     def put(self, array: Any) -> Any:
-        return jax.device_put(array, self.device)
+        """Floating arrays (and pytrees of them) in the trainer's dtype on its device; others as they are."""
+
+        def cast(leaf: Any) -> Any:
+            return leaf.astype(self.dtype) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+
+        return jax.device_put(jax.tree_util.tree_map(cast, array), self.device)
 
     def get_params(self) -> Params:
         params = self.state.params
         if self.variant == "builtin":
             params = from_flax(params)
-        return {name: np.array(value) for name, value in params.items()}
+        return {name: to_numpy(value).copy() for name, value in params.items()}
 
     def _step(
         self, x: jax.Array, y: jax.Array, masks: list[np.ndarray] | None
