@@ -1,15 +1,21 @@
 """How close the ports stay: the same init, batches and injected masks through every port, step
-by step; max differences of per-step loss and of parameters per pair (float32 throughout).
+by step; max differences of per-step loss and of parameters per pair (float32 throughout), and a
+figure of the loss difference per step for every pair beside NumPy against itself with one BLAS
+thread instead of the default (another summation order: the float32 floor any pair can reach).
 Run: python -m benchmarks.lockstep [--steps 60 235 1000] [--device cpu|gpu] [--out FILE.json]
+(the figure goes beside the JSON, as FILE.png)
 """
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from backends import get_backend
+from benchmarks.figures import plt
 from benchmarks.script_args import script_parser
 from benchmarks.store import write_json_atomic
 from benchmarks.tables import Column, markdown_table
@@ -37,17 +43,42 @@ def run_lockstep(
     return losses, trainer.get_params()
 
 
-def run(names: list[str], steps: list[int], device: str = "cpu") -> list[dict]:
+SELF = "numpy, 1 thread"
+
+
+def run(names: list[str], steps: list[int], device: str = "cpu") -> tuple[list[dict], dict[str, list[float]]]:
+    """Rows of max differences per pair, and each pair's per-step |loss difference|."""
     data = load_fashion_mnist()
     runs = {name: run_lockstep(name, Config(), data, max(steps), device) for name in names}
+    with threadpool_limits(1):
+        runs[SELF] = run_lockstep("numpy", Config(), data, max(steps))
+    pairs = [*itertools.combinations(names, 2), ("numpy", SELF)]
+    curves = {f"{a} vs {b}": np.abs(np.subtract(runs[a][0], runs[b][0])).tolist() for a, b in pairs}
     rows = []
-    for a, b in itertools.combinations(names, 2):
+    for a, b in pairs:
         for count in steps:
             loss_gap = np.abs(np.subtract(runs[a][0][:count], runs[b][0][:count])).max()
             rows.append({"pair": f"{a} vs {b}", "steps": count, "max_loss_diff": float(loss_gap)})
         params_a, params_b = runs[a][1], runs[b][1]
         rows[-1]["max_param_diff"] = max(float(np.abs(params_a[k] - params_b[k]).max()) for k in params_a)
-    return rows
+    return rows, curves
+
+
+def divergence_plot(curves: dict[str, list[float]], path: Path) -> None:
+    """|loss difference| per step for every pair, log scale; NumPy against itself dashed."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for label, diffs in curves.items():
+        steps = np.arange(1, len(diffs) + 1)
+        ax.plot(steps, np.maximum(diffs, 1e-12), "--" if SELF in label else "-", lw=1.2, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step (same initial parameters, batches and masks)")
+    ax.set_ylabel("|loss difference| (float32; floor 1e-12)")
+    ax.set_title("Lockstep: how far the ports drift apart, against NumPy with another thread count")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 COLUMNS: list[Column] = [
@@ -65,10 +96,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = script_parser(__doc__)
     parser.add_argument("--steps", nargs="+", type=int, default=[60, 235, 1000])
     args = parser.parse_args(argv)
-    rows = run(args.backends, [60] if args.quick else sorted(args.steps), args.device)
+    if "numpy" not in args.backends:
+        raise SystemExit("the lockstep benchmark compares against NumPy: include it in --backends")
+    rows, curves = run(args.backends, [60] if args.quick else sorted(args.steps), args.device)
     print(markdown_table(rows, COLUMNS))
     if args.out:
-        write_json_atomic(args.out, {"lockstep": rows})
+        write_json_atomic(args.out, {"lockstep": rows, "curves": curves})
+        divergence_plot(curves, Path(args.out).with_suffix(".png"))
 
 
 if __name__ == "__main__":

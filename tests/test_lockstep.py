@@ -91,3 +91,13 @@ def test_a_whole_epoch_in_float64_is_one_computation(fashion):
             np.testing.assert_allclose(
                 runs[name][1][key], runs[first][1][key], rtol=0, atol=1e-9, err_msg=key
             )
+
+
+def test_the_divergence_benchmark_draws_every_pair_and_numpy_against_itself(tmp_path):
+    from benchmarks import lockstep
+
+    rows, curves = lockstep.run(BACKENDS, [5])
+    assert f"numpy vs {lockstep.SELF}" in curves and all(len(diffs) == 5 for diffs in curves.values())
+    assert max(curves[f"numpy vs {lockstep.SELF}"]) < 1e-5 and len(rows) == len(curves)
+    lockstep.divergence_plot(curves, tmp_path / "lockstep.png")
+    assert (tmp_path / "lockstep.png").stat().st_size > 10_000
