@@ -135,6 +135,7 @@ def dropout(
     return out.reshape(x.shape)
 
 
+EVAL_STREAM = 1  # spawn key of the generator that evaluation's noise draws from
 QUIET_OVERFLOW = np.errstate(over="ignore", invalid="ignore")  # a diverging run: fit reports it once
 
 
@@ -150,6 +151,7 @@ class Trainer(TrainerBase):
         self.dtype = np.dtype(cfg.dtype)
         self.params = {name: value.astype(self.dtype) for name, value in self.initial_params.items()}
         self.rng = make_rng(cfg.seed)
+        self.eval_rng = np.random.default_rng([cfg.seed, EVAL_STREAM])  # MC dropout's own masks
 
     def put(self, array: np.ndarray) -> np.ndarray:
         """Floating arrays in the trainer's dtype; labels and indices as they are."""
@@ -159,7 +161,11 @@ class Trainer(TrainerBase):
         return {name: value.copy() for name, value in self.params.items()}
 
     def _forward(
-        self, x: np.ndarray, masks: list[np.ndarray] | None, training: bool
+        self,
+        x: np.ndarray,
+        masks: list[np.ndarray] | None,
+        training: bool,
+        rng: np.random.Generator | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """Logits, each layer's input and each hidden layer's keep-mask (ReLU and dropout in one:
         relu(z) * m / (1-p) = z * (z > 0 & m) / (1-p)); masks drawn unless injected."""
@@ -169,7 +175,7 @@ class Trainer(TrainerBase):
             z += self.params[f"b{i}"]
             keep = z > 0
             if training and p > 0:
-                keep &= masks[i - 1] if masks is not None else keep_mask(self.rng, z.shape, p)
+                keep &= masks[i - 1] if masks is not None else keep_mask(rng or self.rng, z.shape, p)
             h = np.multiply(z, keep, out=z)
             if training:
                 h /= h.dtype.type(1.0 - p)
@@ -198,9 +204,13 @@ class Trainer(TrainerBase):
         return loss, correct
 
     @QUIET_OVERFLOW
-    def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        loss, _, correct = softmax_cross_entropy(self._forward(x, None, training=False)[0], y)
-        return loss, correct
+    def _log_probs(self, x: np.ndarray, noisy: bool, sample: int) -> np.ndarray:
+        logits = self._forward(x, None, training=noisy, rng=self.eval_rng)[0].astype(np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def _hidden(self, x: np.ndarray, noisy: bool) -> list[np.ndarray]:
+        return self._forward(x, None, training=noisy, rng=self.eval_rng)[1][1:]
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from common.batches import check_batch
+from common.batches import check_batch, check_inputs
+from common.calibration import log_mean_exp, summarize
 from common.config import Config
 from common.masks import check_masks
 from common.params import Params, check_params
@@ -20,7 +21,8 @@ class TrainerBase(abc.ABC):
     A backend's ``__init__`` sets ``self.device`` (its module's ``resolve_device``); it implements
     ``put`` (host array -> its array on its device), ``_step`` (one SGD step,
     returning the batch-mean loss and the count of correct predictions as backend scalars, so the
-    host need not wait), ``_evaluate`` and ``get_params``.
+    host need not wait), ``_log_probs`` and ``_hidden`` (forward passes without an update) and
+    ``get_params``.
     """
 
     VARIANTS: tuple[str, ...] = ("scratch",)
@@ -46,8 +48,13 @@ class TrainerBase(abc.ABC):
         """One SGD step; returns (batch-mean loss, number correct) of the training forward pass."""
 
     @abc.abstractmethod
-    def _evaluate(self, x: Any, y: Any) -> tuple[Any, Any]:
-        """(mean loss, number correct) with dropout off."""
+    def _log_probs(self, x: Any, noisy: bool, sample: int) -> np.ndarray:
+        """float64 log-softmax of one forward pass (no update): deterministic, or with the noise
+        on, drawn from a stream of its own (pass `sample` of it) so training masks are untouched."""
+
+    @abc.abstractmethod
+    def _hidden(self, x: Any, noisy: bool) -> list[np.ndarray]:
+        """Each hidden layer's output as the next layer receives it (after the noise when on)."""
 
     @abc.abstractmethod
     def get_params(self) -> Params:
@@ -67,11 +74,22 @@ class TrainerBase(abc.ABC):
         loss, _ = self._step(self.put(x), self.put(y), masks)
         return float(loss)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """Loss and accuracy with dropout off."""
+    def evaluate(self, x: np.ndarray, y: np.ndarray, *, mc_samples: int = 0) -> dict[str, float]:
+        """loss (NLL), accuracy and ece (15 bins). mc_samples=0: dropout off; T > 0: the noise
+        stays on and the prediction is the mean of T softmax outputs (MC dropout)."""
         x, y = check_batch(self.cfg, x, y)
-        loss, correct = self._evaluate(self.put(x), self.put(y))
-        return {"loss": float(loss), "accuracy": float(correct) / len(y)}
+        if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 0:
+            raise ValueError(f"mc_samples must be an int >= 0, got {mc_samples!r}")
+        data = self.put(x)
+        if mc_samples == 0:
+            return summarize(self._log_probs(data, noisy=False, sample=0), y)
+        passes = np.stack([self._log_probs(data, noisy=True, sample=t) for t in range(mc_samples)])
+        return summarize(log_mean_exp(passes), y)
+
+    def activation_stats(self, x: np.ndarray, *, training: bool = False) -> list[dict[str, float]]:
+        """mean and var of each hidden layer's output as the next layer receives it."""
+        x = check_inputs(self.cfg, x)
+        return [{"mean": float(h.mean()), "var": float(h.var())} for h in self._hidden(self.put(x), training)]
 
     def train_epoch(self, x: Any, y: Any, batches: list[np.ndarray]) -> tuple[float, float]:
         """Train on x[idx], y[idx] for each index batch (x, y from ``put``); mean loss and accuracy.

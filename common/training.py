@@ -75,6 +75,7 @@ def fit(
                     "train_acc": train_acc,
                     "test_loss": test["loss"],
                     "test_acc": test["accuracy"],
+                    "test_ece": test["ece"],
                     "seconds": seconds,
                 }
             )

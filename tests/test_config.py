@@ -91,7 +91,10 @@ def test_registry():
 
 
 def test_missing_framework_names_the_extra(monkeypatch):
-    monkeypatch.delitem(sys.modules, "backends.torch", raising=False)
+    for module in [
+        name for name in sys.modules if name == "backends.torch" or name.startswith("backends.torch.")
+    ]:
+        monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"pip install 'dropout-ports\[torch\]'"):
         backends.get_backend("torch")

@@ -67,7 +67,7 @@ def test_fifty_trainers_share_compiled_code_and_are_freed():
     first = jb.Trainer(cfg, init_params(cfg))
     first.train_step(x, y)
     first.evaluate(x, y)
-    sizes = jb.train_step._cache_size(), jb.eval_step._cache_size()
+    sizes = jb.train_step._cache_size(), jb.forward_pass._cache_size()
     refs = []
     for seed in range(50):
         trainer = jb.Trainer(cfg.replace(seed=seed), init_params(cfg.replace(seed=seed)))
@@ -76,5 +76,5 @@ def test_fifty_trainers_share_compiled_code_and_are_freed():
         refs.append(weakref.ref(trainer))
         del trainer
     gc.collect()
-    assert (jb.train_step._cache_size(), jb.eval_step._cache_size()) == sizes
+    assert (jb.train_step._cache_size(), jb.forward_pass._cache_size()) == sizes
     assert not [ref for ref in refs if ref() is not None]

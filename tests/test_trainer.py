@@ -43,7 +43,9 @@ def test_evaluate_has_dropout_off(backend_variant, synthetic):
     first = trainer.evaluate(synthetic.test_x, synthetic.test_y)
     second = trainer.evaluate(synthetic.test_x, synthetic.test_y)
     assert first == second
-    assert set(first) == {"loss", "accuracy"} and 0 <= first["accuracy"] <= 1
+    assert (
+        set(first) == {"loss", "accuracy", "ece"} and 0 <= first["accuracy"] <= 1 and 0 <= first["ece"] <= 1
+    )
 
 
 def test_steps_draw_fresh_masks(backend_variant, synthetic):
@@ -119,7 +121,9 @@ def test_fit_learns_the_synthetic_set(backend_variant, synthetic):
     cfg = Config(epochs=3, batch_size=64)
     result = fit(backend, cfg, synthetic, variant=variant, device=device, progress=False)
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
-    assert set(result.history[0]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
+    assert set(result.history[0]) == {
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "test_ece", "seconds"
+    }  # fmt: skip
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.test_accuracy > 0.9
 
@@ -150,3 +154,36 @@ def test_every_training_dtype_keeps_its_precision(backend_variant, synthetic):
     for dtype in {"float32", "float64", "bfloat16"} - set(backend.Trainer.TRAIN_DTYPES):
         with pytest.raises(ValueError, match="trains in"):
             make_trainer(backend, variant, SMALL.replace(dtype=dtype), device)
+
+
+def test_mc_dropout_keeps_the_noise_on_from_a_stream_of_its_own(backend_variant, synthetic):
+    """MC evaluation differs from the deterministic one, and leaves the training masks as they were:
+    a twin that never evaluated takes the very same next step."""
+    backend, variant, device = backend_variant
+    cfg = SMALL.replace(dropouts=(0.5, 0.5))
+    x, y = synthetic.train_x[:64], synthetic.train_y[:64]
+    trainer = make_trainer(backend, variant, cfg, device)
+    first = trainer.train_step(x, y)
+    plain = trainer.evaluate(synthetic.test_x, synthetic.test_y)
+    mc = trainer.evaluate(synthetic.test_x, synthetic.test_y, mc_samples=4)
+    assert set(mc) == {"loss", "accuracy", "ece"} and mc["loss"] != plain["loss"]
+    second = trainer.train_step(x, y)
+    twin = make_trainer(backend, variant, cfg, device)  # made after: torch's builtin seeds the global RNG
+    assert (twin.train_step(x, y), twin.train_step(x, y)) == (first, second)
+    with pytest.raises(ValueError, match="mc_samples"):
+        trainer.evaluate(x, y, mc_samples=-1)
+
+
+def test_activation_stats_see_the_noise_only_in_training(backend_variant, synthetic):
+    backend, variant, device = backend_variant
+    trainer = make_trainer(backend, variant, Config(dropouts=(0.5, 0.5)), device)
+    trainer.train_step(synthetic.train_x[:256], synthetic.train_y[:256])
+    x = synthetic.test_x
+    off, again, on = (
+        trainer.activation_stats(x),
+        trainer.activation_stats(x),
+        trainer.activation_stats(x, training=True),
+    )
+    assert off == again and len(on) == 2 and all(set(layer) == {"mean", "var"} for layer in on)
+    assert on[0]["var"] > 1.5 * off[0]["var"]  # p = 0.5 at least doubles E[h^2]; the mean stays
+    assert abs(on[0]["mean"] - off[0]["mean"]) < 0.2 * off[0]["mean"]

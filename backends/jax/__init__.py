@@ -29,10 +29,32 @@ from backends.jax.ops import (
     to_numpy,
     versions,
 )
-from backends.jax.training import Net, Trainer, TrainState, eval_step, mlp, train_scan, train_step
+from backends.jax.training import Net, Trainer, TrainState, forward_pass, mlp, train_scan, train_step
 
 __all__ = [
-    "DTYPES", "NAME", "PRNG_IMPLS", "VARIANTS", "Net", "TrainState", "Trainer", "asarray", "builtin_dropout",
-    "chapter_dropout", "copy", "devices", "dropout", "eval_step", "jit", "make_rng", "matmul", "mlp",
-    "peak_device_memory", "ready", "resolve_device", "to_numpy", "train_scan", "train_step", "versions",
-]  # fmt: skip
+    "DTYPES",
+    "NAME",
+    "PRNG_IMPLS",
+    "VARIANTS",
+    "Net",
+    "TrainState",
+    "Trainer",
+    "asarray",
+    "builtin_dropout",
+    "chapter_dropout",
+    "copy",
+    "devices",
+    "dropout",
+    "forward_pass",
+    "jit",
+    "make_rng",
+    "matmul",
+    "mlp",
+    "peak_device_memory",
+    "ready",
+    "resolve_device",
+    "to_numpy",
+    "train_scan",
+    "train_step",
+    "versions",
+]

@@ -20,16 +20,18 @@ from common.trainer import TrainerBase
 
 def mlp(
     params: Params, x: jax.Array, rates: tuple[float, ...], *, key: Any = None, masks: Any = None
-) -> jax.Array:
-    """The scratch variant: dropout is on when a key (or injected masks) is given, off otherwise."""
-    layers = len(rates) + 1
+) -> tuple[jax.Array, list[jax.Array]]:
+    """The scratch variant's logits and hidden outputs: dropout is on when a key (or injected
+    masks) is given, off otherwise."""
+    layers, hidden = len(rates) + 1, []
     for i, p in enumerate(rates, start=1):
         x = jax.nn.relu(x @ params[f"W{i}"] + params[f"b{i}"])
         if masks is not None:
             x = apply_keep(x, masks[i - 1], p)
         elif key is not None:
             x = dropout(x, p, jax.random.fold_in(key, i))  # one key per layer, never shared
-    return x @ params[f"W{layers}"] + params[f"b{layers}"]
+        hidden.append(x)
+    return x @ params[f"W{layers}"] + params[f"b{layers}"], hidden
 
 
 class FlaxMLP(linen.Module):
@@ -44,6 +46,7 @@ class FlaxMLP(linen.Module):
         for width, p in zip(self.hiddens, self.rates, strict=True):
             x = linen.relu(linen.Dense(width)(x))
             x = linen.Dropout(p, deterministic=not train)(x)
+            self.sow("intermediates", "hidden", x)  # kept only when applied with it mutable
         return linen.Dense(self.outputs)(x)
 
 
@@ -102,14 +105,21 @@ class Net(NamedTuple):
             self.weight_decay / 2 * sum(jnp.sum(params[f"W{i}"] ** 2) for i in range(1, len(self.rates) + 2))
         )
 
-    def apply(self, params: Any, x: jax.Array, key: jax.Array | None = None, masks: Any = None) -> jax.Array:
-        """Logits; dropout is on when a key (or injected masks) is given."""
+    def layers(
+        self, params: Any, x: jax.Array, key: jax.Array | None = None, masks: Any = None
+    ) -> tuple[jax.Array, list[jax.Array]]:
+        """Logits and hidden outputs; dropout is on when a key (or injected masks) is given."""
         if self.variant == "scratch":
             return mlp(params, x, self.rates, key=key, masks=masks)
         model = FlaxMLP(self.hiddens, self.rates, self.outputs)
-        if key is None:
-            return model.apply({"params": params}, x, train=False)
-        return model.apply({"params": params}, x, train=True, rngs={"dropout": key})
+        rngs = {} if key is None else {"dropout": key}
+        logits, sown = model.apply(
+            {"params": params}, x, train=key is not None, rngs=rngs, mutable=["intermediates"]
+        )
+        return logits, list(sown["intermediates"]["hidden"])
+
+    def apply(self, params: Any, x: jax.Array, key: jax.Array | None = None, masks: Any = None) -> jax.Array:
+        return self.layers(params, x, key, masks)[0]
 
 
 class TrainState(NamedTuple):
@@ -149,8 +159,15 @@ def train_scan(
 
 
 @partial(jax.jit, static_argnums=0)
-def eval_step(net: Net, params: Any, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return loss_and_correct(net.apply(params, x), y)
+def forward_pass(
+    net: Net, params: Any, x: jax.Array, key: jax.Array | None
+) -> tuple[jax.Array, list[jax.Array]]:
+    """float32 log-softmax and the hidden outputs of a pass without an update (noise on with a key)."""
+    logits, hidden = net.layers(params, x, key)
+    return jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32))), hidden
+
+
+EVAL_STREAM = 0x5EED  # folded into the state's key for evaluation's noise
 
 
 class Trainer(TrainerBase):
@@ -193,8 +210,16 @@ class Trainer(TrainerBase):
         self.state, loss, correct = train_step(self.net, self.state, x, y, injected)
         return loss, correct
 
-    def _evaluate(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return eval_step(self.net, self.state.params, x, y)
+    def _pass(self, x: jax.Array, noisy: bool, sample: int) -> tuple[jax.Array, list[jax.Array]]:
+        """Evaluation's noise comes from keys of its own, derived from the state's without using it."""
+        key = jax.random.fold_in(jax.random.fold_in(self.state.key, EVAL_STREAM), sample) if noisy else None
+        return forward_pass(self.net, self.state.params, x, key)
+
+    def _log_probs(self, x: jax.Array, noisy: bool, sample: int) -> np.ndarray:
+        return np.asarray(self._pass(x, noisy, sample)[0], np.float64)
+
+    def _hidden(self, x: jax.Array, noisy: bool) -> list[np.ndarray]:
+        return [np.asarray(h, np.float64) for h in self._pass(x, noisy, 0)[1]]
 
     def _epoch_sums(
         self, x: jax.Array, y: jax.Array, batches: list[np.ndarray]

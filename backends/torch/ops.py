@@ -1,8 +1,4 @@
-"""PyTorch port: from-scratch dropout drawn on x's own device in x's dtype, and nn.Dropout.
-
-Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switched by
-``module.train()`` / ``module.eval()``; "builtin" is its concise ``nn.Sequential`` with ``nn.Dropout``.
-"""
+"""The PyTorch port's contract operations: generators, tensors, devices, and dropout (ours and torch's)."""
 
 from __future__ import annotations
 
@@ -12,12 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from common.config import Config, check_rate
+from common.config import check_rate
 from common.masks import keep_threshold, mask_shape
-from common.params import Params
-from common.trainer import TrainerBase
 
 NAME = "torch"
 VARIANTS = ("scratch", "builtin")
@@ -173,98 +166,3 @@ def builtin_dropout(
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)
         return F.dropout(x, p, training=training)
-
-
-class ScratchNet(nn.Module):
-    """The chapter's ``Net``: Linear-ReLU-dropout twice, then Linear; dropout follows self.training."""
-
-    def __init__(self, cfg: Config, generator: torch.Generator):
-        super().__init__()
-        self.linears = nn.ModuleList(nn.Linear(fan_in, fan_out) for fan_in, fan_out in cfg.layer_shapes)
-        self.rates = cfg.dropouts
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
-        for i, p in enumerate(self.rates):
-            x = F.relu(self.linears[i](x))
-            if masks is not None and self.training:
-                x = apply_keep(x, masks[i], p)
-            else:
-                x = dropout(x, p, self.generator, training=self.training)
-        return self.linears[-1](x)
-
-
-def builtin_net(cfg: Config) -> nn.Sequential:
-    """The chapter's concise version, with nn.Dropout drawing from torch's global generator."""
-    *hidden, (fan_in, fan_out) = cfg.layer_shapes
-    layers: list[nn.Module] = []
-    for (hidden_in, hidden_out), p in zip(hidden, cfg.dropouts, strict=True):
-        layers += [nn.Linear(hidden_in, hidden_out), nn.ReLU(), nn.Dropout(p)]
-    layers.append(nn.Linear(fan_in, fan_out))
-    return nn.Sequential(*layers)
-
-
-class Trainer(TrainerBase):
-    """torch.optim.SGD on the batch-mean cross-entropy, parameters imported from the common layout."""
-
-    VARIANTS = VARIANTS
-    TRAIN_DTYPES = ("float32", "float64", "bfloat16")
-
-    def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
-        super().__init__(cfg, params, variant=variant)
-        self.device = resolve_device(device)
-        self.dtype = getattr(torch, cfg.dtype)
-        if variant == "builtin":
-            torch.manual_seed(cfg.seed)  # nn.Dropout has no generator argument: seed the global ones
-            self.model: nn.Module = builtin_net(cfg)
-        else:
-            self.model = ScratchNet(cfg, make_rng(cfg.seed, self.device))
-        self.model.to(self.device, self.dtype)
-        self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for i, linear in enumerate(self.linears, start=1):
-                linear.weight.copy_(torch.from_numpy(self.initial_params[f"W{i}"]).T)  # (out, in)
-                linear.bias.copy_(torch.from_numpy(self.initial_params[f"b{i}"]))
-        weights = [linear.weight for linear in self.linears]
-        biases = [linear.bias for linear in self.linears]
-        # builtin: SGD's own weight_decay, on the weights' group only; scratch: the chapter's penalty
-        decay = cfg.weight_decay if variant == "builtin" else 0.0
-        groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
-        self.optimizer = torch.optim.SGD(groups, lr=cfg.lr)
-
-    def put(self, array: np.ndarray) -> torch.Tensor:
-        """Floating arrays in the trainer's dtype on its device; labels, indices and masks as they are."""
-        tensor = torch.from_numpy(array)
-        return tensor.to(self.device, self.dtype) if tensor.is_floating_point() else tensor.to(self.device)
-
-    def get_params(self) -> Params:
-        params = {}
-        for i, linear in enumerate(self.linears, start=1):
-            params[f"W{i}"] = to_numpy(linear.weight.T).copy()
-            params[f"b{i}"] = to_numpy(linear.bias).copy()
-        return params
-
-    def _step(
-        self, x: torch.Tensor, y: torch.Tensor, masks: list[np.ndarray] | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        self.model.train()
-        if masks is None:
-            logits = self.model(x)
-        else:
-            logits = self.model(x, [self.put(m) for m in masks])
-        loss = F.cross_entropy(logits, y)
-        objective = loss
-        if self.variant == "scratch" and self.cfg.weight_decay:
-            objective = loss + self.cfg.weight_decay / 2 * sum(
-                (linear.weight**2).sum() for linear in self.linears
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        self.optimizer.step()
-        return loss.detach(), (logits.detach().argmax(dim=1) == y).sum()
-
-    @torch.no_grad()
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.model.eval()
-        logits = self.model(x)
-        return F.cross_entropy(logits, y), (logits.argmax(dim=1) == y).sum()
