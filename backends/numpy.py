@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from common.config import Config, check_rate
-from common.masks import keep_threshold, mask_shape
+from common.masks import keep_threshold, mask_shape, noise_std
 from common.params import Params
 from common.trainer import TrainerBase
 
@@ -166,41 +166,63 @@ class Trainer(TrainerBase):
         masks: list[np.ndarray] | None,
         training: bool,
         rng: np.random.Generator | None = None,
-    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-        """Logits, each layer's input and each hidden layer's keep-mask (ReLU and dropout in one:
-        relu(z) * m / (1-p) = z * (z > 0 & m) / (1-p)); masks drawn unless injected."""
-        inputs, keeps = [x], []
-        for i, p in enumerate(self.cfg.dropouts, start=1):
-            z = inputs[-1] @ self.params[f"W{i}"]
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Logits, each layer's input, the factor each hidden output was multiplied by (ReLU's mask
+        times the noise's multiplier: backprop multiplies by the same), and dropconnect's scaled
+        weight masks; masks are drawn (from rng, else the training generator) unless injected."""
+        rng = rng or self.rng
+        noise = self.cfg.noise if training else None
+        inputs, factors, weight_masks = [x], [], []
+        last = len(self.cfg.layer_shapes)
+        for i in range(1, last + 1):
+            weights = self.params[f"W{i}"]
+            if noise == "dropconnect" and i > 1:
+                p = self.cfg.dropouts[i - 2]
+                keep = masks[i - 2] if masks is not None else keep_mask(rng, weights.shape, p)
+                weight_masks.append(keep / weights.dtype.type(1.0 - p))
+                weights = weights * weight_masks[-1]
+            z = inputs[-1] @ weights
             z += self.params[f"b{i}"]
-            keep = z > 0
-            if training and p > 0:
-                keep &= masks[i - 1] if masks is not None else keep_mask(rng or self.rng, z.shape, p)
-            h = np.multiply(z, keep, out=z)
-            if training:
-                h /= h.dtype.type(1.0 - p)
-            inputs.append(h)
-            keeps.append(keep)
-        last = len(inputs)
-        logits = inputs[-1] @ self.params[f"W{last}"]
-        logits += self.params[f"b{last}"]
-        return logits, inputs, keeps
+            if i == last:
+                return z, inputs, factors, weight_masks
+            injected = masks[i - 1] if masks is not None and noise != "dropconnect" else None
+            factors.append(self._factor(z, self.cfg.dropouts[i - 1], noise, injected, rng))
+            inputs.append(np.multiply(z, factors[-1], out=z))
+        raise AssertionError("unreachable: the loop returns at the last layer")
+
+    def _factor(
+        self, z: np.ndarray, p: float, noise: str | None, mask: np.ndarray | None, rng: np.random.Generator
+    ):
+        """ReLU's mask, times inverted dropout's keep / (1 - p) or gaussian noise's multiplier."""
+        active = z > 0
+        if noise == "bernoulli" and p > 0:
+            active &= mask if mask is not None else keep_mask(rng, z.shape, p)
+            return active / z.dtype.type(1.0 - p)
+        if noise == "gaussian" and p > 0:
+            multiplier = (
+                mask if mask is not None else 1 + noise_std(p) * rng.standard_normal(z.shape, z.dtype)
+            )
+            return active * multiplier.astype(z.dtype, copy=False)
+        return active
 
     @QUIET_OVERFLOW
     def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
-        logits, inputs, keeps = self._forward(x, masks, training=True)
+        logits, inputs, factors, weight_masks = self._forward(x, masks, training=True)
         loss, grad, correct = softmax_cross_entropy(logits, y)
         for i in range(len(inputs), 0, -1):
-            grad_input = grad @ self.params[f"W{i}"].T if i > 1 else None
+            weights = self.params[f"W{i}"]
+            weight_mask = weight_masks[i - 2] if weight_masks and i > 1 else None
+            if i > 1:
+                grad_input = grad @ (weights if weight_mask is None else weights * weight_mask).T
             grad_weights = inputs[i - 1].T @ grad
+            if weight_mask is not None:  # dropconnect: only the kept weights took part
+                grad_weights *= weight_mask
             if self.cfg.weight_decay:  # d/dW of weight_decay / 2 * ||W||^2
-                grad_weights += self.cfg.weight_decay * self.params[f"W{i}"]
-            self.params[f"W{i}"] -= self.cfg.lr * grad_weights
+                grad_weights += self.cfg.weight_decay * weights
+            weights -= self.cfg.lr * grad_weights
             self.params[f"b{i}"] -= self.cfg.lr * grad.sum(axis=0)
-            if grad_input is not None:
-                grad_input *= keeps[i - 2]
-                grad_input /= grad_input.dtype.type(1.0 - self.cfg.dropouts[i - 2])
-                grad = grad_input
+            if i > 1:
+                grad = np.multiply(grad_input, factors[i - 2], out=grad_input)
         return loss, correct
 
     @QUIET_OVERFLOW

@@ -22,7 +22,7 @@ from benchmarks.tables import Column, markdown_table
 from common.batches import batch_order
 from common.config import Config
 from common.data import Dataset, load_fashion_mnist
-from common.masks import random_keep_masks
+from common.masks import random_masks
 from common.params import Params, init_params
 
 
@@ -37,7 +37,7 @@ def run_lockstep(
     epoch = 0
     while len(losses) < steps:
         for idx in batch_order(len(data.train_y), cfg.batch_size, cfg.seed, epoch)[: steps - len(losses)]:
-            masks = random_keep_masks(cfg, len(idx), mask_rng)
+            masks = random_masks(cfg, len(idx), mask_rng)
             losses.append(trainer.train_step(data.train_x[idx], data.train_y[idx], masks))
         epoch += 1
     return losses, trainer.get_params()

@@ -9,7 +9,14 @@ import numbers
 from dataclasses import dataclass
 
 PRNG_IMPLS = ("threefry2x32", "rbg")
-DTYPE_NAMES = ("float32", "float64", "bfloat16")  # what a Trainer may compute in; each port says which it can
+DTYPE_NAMES = ("float32", "float64", "bfloat16")
+# bernoulli: the chapter's inverted dropout; gaussian: activations times N(1, p/(1-p)) (Srivastava
+# et al. 2014, sec. 10); dropconnect: inverted Bernoulli masks on the weights that read each hidden layer
+NOISES = (
+    "bernoulli",
+    "gaussian",
+    "dropconnect",
+)  # what a Trainer may compute in; each port says which it can
 
 
 def check_rate(p: object) -> float:
@@ -38,6 +45,7 @@ class Config:
     weight_decay: float = 0.0  # L2 on the weights (not the biases): loss + weight_decay / 2 * sum ||W||^2
     prng_impl: str = "threefry2x32"  # JAX only: NumPy and PyTorch have one generator each
     dtype: str = "float32"  # parameters, activations and gradients (float64 turns on JAX's x64 mode)
+    noise: str = "bernoulli"  # what the rates in `dropouts` are rates of (NOISES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "num_hiddens", tuple(self.num_hiddens))
@@ -57,6 +65,10 @@ class Config:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an int in [0, 2^32), got {self.seed!r}")
+        if self.noise not in NOISES:
+            raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
+        if self.noise == "gaussian" and 1.0 in self.dropouts:
+            raise ValueError("gaussian noise needs rates below 1: its variance p/(1-p) is infinite at 1")
         if self.dtype not in DTYPE_NAMES:
             raise ValueError(f"dtype must be one of {DTYPE_NAMES}, got {self.dtype!r}")
         if self.prng_impl not in PRNG_IMPLS:

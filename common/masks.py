@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from common.config import Config
@@ -23,19 +25,40 @@ def mask_shape(shape: tuple[int, ...], broadcast_dims: tuple[int, ...] | list[in
     return tuple(1 if i in dims else size for i, size in enumerate(shape))
 
 
-def random_keep_masks(cfg: Config, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Keep-masks with the configured rates, for injecting the same masks into every port."""
-    return [rng.random((batch, width)) >= p for width, p in zip(cfg.num_hiddens, cfg.dropouts, strict=True)]
+def noise_std(p: float) -> float:
+    """Standard deviation of gaussian noise at rate p: the variance p/(1-p) of inverted dropout's
+    multiplier, so both noises share mean 1 and variance (Srivastava et al. 2014, sec. 10)."""
+    return math.sqrt(p / (1.0 - p))
+
+
+def mask_shapes(cfg: Config, batch: int) -> list[tuple[int, ...]]:
+    """The injected masks' shapes: (batch, hidden_i) per hidden layer for noise on activations,
+    the shape of each weight matrix that reads a hidden layer for dropconnect."""
+    if cfg.noise == "dropconnect":
+        return list(cfg.layer_shapes[1:])
+    return [(batch, width) for width in cfg.num_hiddens]
+
+
+def random_masks(cfg: Config, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Masks with the configured rates and noise, for injecting the same ones into every port:
+    bool keep-masks, or float multipliers for gaussian noise."""
+    shapes = mask_shapes(cfg, batch)
+    if cfg.noise == "gaussian":
+        return [
+            1 + noise_std(p) * rng.standard_normal(shape)
+            for shape, p in zip(shapes, cfg.dropouts, strict=True)
+        ]
+    return [rng.random(shape) >= p for shape, p in zip(shapes, cfg.dropouts, strict=True)]
 
 
 def check_masks(cfg: Config, masks: object, batch: int) -> list[np.ndarray]:
-    """Return injected keep-masks as bool arrays, one (batch, hidden_i) per dropout layer."""
+    """Return injected masks as arrays of the noise's kind and shapes (see ``mask_shapes``)."""
     if not isinstance(masks, (list, tuple)) or len(masks) != len(cfg.num_hiddens):
-        raise ValueError(f"masks must be a list of {len(cfg.num_hiddens)} keep-masks, one per layer")
+        raise ValueError(f"masks must be a list of {len(cfg.num_hiddens)} masks, one per hidden layer")
     checked = []
-    for i, (mask, width) in enumerate(zip(masks, cfg.num_hiddens, strict=True)):
+    for i, (mask, shape) in enumerate(zip(masks, mask_shapes(cfg, batch), strict=True)):
         mask = np.asarray(mask)
-        if mask.shape != (batch, width):
-            raise ValueError(f"masks[{i}] must have shape {(batch, width)}, got {mask.shape}")
-        checked.append(mask.astype(bool, copy=False))
+        if mask.shape != shape:
+            raise ValueError(f"masks[{i}] must have shape {shape} for {cfg.noise} noise, got {mask.shape}")
+        checked.append(mask.astype(np.float32 if cfg.noise == "gaussian" else bool, copy=False))
     return checked

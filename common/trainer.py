@@ -31,6 +31,11 @@ class TrainerBase(abc.ABC):
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch"):
         if variant not in self.VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; this backend has {self.VARIANTS}")
+        if variant != "scratch" and cfg.noise != "bernoulli":
+            raise ValueError(
+                f"the {variant!r} variant uses the framework's own Dropout layer, which has no {cfg.noise} "
+                "noise; the 'scratch' variant implements every noise"
+            )
         if cfg.dtype not in self.TRAIN_DTYPES:
             raise ValueError(
                 f"this backend trains in {', '.join(self.TRAIN_DTYPES)}; got dtype {cfg.dtype!r}"

@@ -41,6 +41,8 @@ def test_defaults_are_the_chapters():
         ({"seed": -1}, "seed"),
         ({"weight_decay": -0.1}, "weight_decay"),
         ({"dtype": "float16"}, "dtype"),
+        ({"noise": "uniform"}, "noise"),
+        ({"noise": "gaussian", "dropouts": (0.2, 1.0)}, "gaussian noise needs rates below 1"),
         ({"weight_decay": float("inf")}, "weight_decay"),
         ({"seed": 2**32}, "seed"),
     ],

@@ -11,7 +11,7 @@ import jax.numpy as jnp  # noqa: E402
 from backends import jax as jb  # noqa: E402
 from backends.jax import training as jax_training  # noqa: E402
 from common.config import Config  # noqa: E402
-from common.masks import random_keep_masks  # noqa: E402
+from common.masks import random_masks  # noqa: E402
 from common.params import init_params  # noqa: E402
 
 SMALL = Config(num_hiddens=(32, 16), batch_size=64)
@@ -91,10 +91,10 @@ def test_injected_masks_do_not_retrace():
     trainer = jb.Trainer(SMALL, init_params(SMALL))
     rng = np.random.default_rng(0)
     x, y = np.random.rand(64, 784).astype(np.float32), np.arange(64) % 10
-    trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
+    trainer.train_step(x, y, random_masks(SMALL, 64, rng))
     size = jb.train_step._cache_size()
     for _ in range(3):
-        trainer.train_step(x, y, random_keep_masks(SMALL, 64, rng))
+        trainer.train_step(x, y, random_masks(SMALL, 64, rng))
     assert jb.train_step._cache_size() == size
 
 

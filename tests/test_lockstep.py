@@ -102,3 +102,17 @@ def test_the_divergence_benchmark_draws_every_pair_and_numpy_against_itself(tmp_
     assert max(curves[itself]) < 1e-5 and len(rows) == len(curves)
     lockstep.divergence_plot(curves, tmp_path / "lockstep.png")
     assert (tmp_path / "lockstep.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "dropconnect"])
+def test_every_noise_is_one_computation_in_every_port(fashion, noise):
+    """The same injected multipliers (gaussian) or weight masks (dropconnect) through every port, in
+    float64 (these noises leave the plateau sooner, and float32 rounding with them)."""
+    cfg = Config(noise=noise, dtype="float64")
+    runs = {name: run_lockstep(name, cfg, fashion, 100) for name in BACKENDS}
+    first = BACKENDS[0]
+    assert np.mean(runs[first][0][-10:]) < runs[first][0][0] - 0.3  # it trains
+    for name in BACKENDS[1:]:
+        np.testing.assert_allclose(runs[name][0], runs[first][0], rtol=0, atol=1e-9, err_msg=name)
+        for key, value in runs[first][1].items():
+            np.testing.assert_allclose(runs[name][1][key], value, rtol=0, atol=1e-9, err_msg=key)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.config import Config
-from common.masks import random_keep_masks
+from common.masks import random_masks
 from common.params import init_params
 from common.training import fit
 
@@ -81,7 +81,7 @@ def test_masks_are_checked(backend_variant, synthetic):
     backend, variant, device = backend_variant
     trainer = make_trainer(backend, variant, device=device)
     x, y = synthetic.train_x[:8], synthetic.train_y[:8]
-    masks = random_keep_masks(SMALL, 8, np.random.default_rng(0))
+    masks = random_masks(SMALL, 8, np.random.default_rng(0))
     if variant != "scratch":
         with pytest.raises(ValueError, match="scratch"):
             trainer.train_step(x, y, masks)
@@ -187,3 +187,41 @@ def test_activation_stats_see_the_noise_only_in_training(backend_variant, synthe
     assert off == again and len(on) == 2 and all(set(layer) == {"mean", "var"} for layer in on)
     assert on[0]["var"] > 1.5 * off[0]["var"]  # p = 0.5 at least doubles E[h^2]; the mean stays
     assert abs(on[0]["mean"] - off[0]["mean"]) < 0.2 * off[0]["mean"]
+
+
+def test_builtin_variants_refuse_a_noise_their_framework_lacks(backend):
+    for variant in backend.VARIANTS[1:]:
+        for noise in ("gaussian", "dropconnect"):
+            with pytest.raises(ValueError, match=f"no {noise} noise"):
+                make_trainer(backend, variant, SMALL.replace(noise=noise))
+
+
+def constant_hidden_params(cfg: Config) -> dict:
+    """W1 = 0 and b1 = 1, so every first hidden unit is relu(1) = 1 before its noise; W2 = 1."""
+    params = init_params(cfg)
+    params["W1"][:] = 0
+    params["b1"][:] = 1
+    params["W2"][:] = 1
+    return params
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_gaussian_noise_has_mean_one_and_variance_p_over_one_minus_p(backend, p):
+    cfg = Config(noise="gaussian", dropouts=(p, p))
+    trainer = backend.Trainer(cfg, constant_hidden_params(cfg))
+    rows = 4096
+    (layer, _) = trainer.activation_stats(np.zeros((rows, 784), np.float32), training=True)
+    n, variance = rows * cfg.num_hiddens[0], p / (1 - p)
+    assert abs(layer["mean"] - 1) < 5 * np.sqrt(variance / n)
+    assert abs(layer["var"] - variance) < 5 * np.sqrt(2 * variance**2 / n)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropconnect_keeps_one_minus_p_of_the_weights(backend, p):
+    """With every first hidden unit at 1 and W2 = 1, a second-layer unit sums its kept weights
+    over 1 - p: its mean over units is 256 x (kept fraction) / (1 - p)."""
+    cfg = Config(noise="dropconnect", dropouts=(p, p))
+    trainer = backend.Trainer(cfg, constant_hidden_params(cfg))
+    _, second = trainer.activation_stats(np.zeros((8, 784), np.float32), training=True)
+    kept = second["mean"] * (1 - p) / cfg.num_hiddens[0]
+    assert abs(kept - (1 - p)) < 5 * np.sqrt(p * (1 - p) / (cfg.num_hiddens[0] * cfg.num_hiddens[1]))

@@ -102,8 +102,12 @@ def dropout(
         return x
     if p == 1.0:
         return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
-    keep = jax.random.bits(key, shape, jnp.uint32) < jnp.uint32(keep_threshold(p))
-    return apply_keep(x, keep, p)
+    return apply_keep(x, keep_bits(key, shape, p), p)
+
+
+def keep_bits(key: jax.Array, shape: tuple[int, ...], p: float) -> jax.Array:
+    """A bool mask, True with probability 1 - p to within 2^-32: 32 random bits per element."""
+    return jax.random.bits(key, shape, jnp.uint32) < jnp.uint32(keep_threshold(p))
 
 
 def builtin_dropout(

@@ -12,26 +12,57 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from backends.jax.ops import VARIANTS, apply_keep, dropout, make_rng, resolve_device, to_numpy
+from backends.jax.ops import VARIANTS, apply_keep, dropout, keep_bits, make_rng, resolve_device, to_numpy
 from common.config import Config
+from common.masks import noise_std
 from common.params import Params
 from common.trainer import TrainerBase
 
+WEIGHT_KEYS = 1000  # dropconnect's keys: fold_in(key, WEIGHT_KEYS + layer), apart from the activations'
+
 
 def mlp(
-    params: Params, x: jax.Array, rates: tuple[float, ...], *, key: Any = None, masks: Any = None
+    params: Params,
+    x: jax.Array,
+    rates: tuple[float, ...],
+    *,
+    noise: str = "bernoulli",
+    key: Any = None,
+    masks: Any = None,
 ) -> tuple[jax.Array, list[jax.Array]]:
-    """The scratch variant's logits and hidden outputs: dropout is on when a key (or injected
-    masks) is given, off otherwise."""
-    layers, hidden = len(rates) + 1, []
-    for i, p in enumerate(rates, start=1):
-        x = jax.nn.relu(x @ params[f"W{i}"] + params[f"b{i}"])
-        if masks is not None:
-            x = apply_keep(x, masks[i - 1], p)
-        elif key is not None:
-            x = dropout(x, p, jax.random.fold_in(key, i))  # one key per layer, never shared
+    """The scratch variant's logits and hidden outputs: the noise is on when a key (or injected
+    masks) is given, off otherwise; under dropconnect it masks the weights that read each hidden
+    layer instead of the layer itself."""
+    on = key is not None or masks is not None
+    hidden = []
+    for i in range(1, len(rates) + 2):
+        weights = params[f"W{i}"]
+        if on and noise == "dropconnect" and i > 1:
+            p = rates[i - 2]
+            keep = (
+                masks[i - 2]
+                if masks is not None
+                else keep_bits(jax.random.fold_in(key, WEIGHT_KEYS + i), weights.shape, p)
+            )
+            weights = apply_keep(weights, keep, p)
+        x = x @ weights + params[f"b{i}"]
+        if i == len(rates) + 1:
+            return x, hidden
+        x = jax.nn.relu(x)
+        p = rates[i - 1]
+        if on and noise == "gaussian" and p > 0:
+            normal = (
+                jax.random.normal(jax.random.fold_in(key, i), x.shape, x.dtype) if masks is None else None
+            )
+            x = x * (masks[i - 1] if masks is not None else 1 + noise_std(p) * normal)
+        elif on and noise == "bernoulli":
+            x = (
+                apply_keep(x, masks[i - 1], p)
+                if masks is not None
+                else dropout(x, p, jax.random.fold_in(key, i))
+            )
         hidden.append(x)
-    return x @ params[f"W{layers}"] + params[f"b{layers}"], hidden
+    raise AssertionError("unreachable: the loop returns at the last layer")
 
 
 class FlaxMLP(linen.Module):
@@ -82,10 +113,13 @@ class Net(NamedTuple):
     outputs: int
     lr: float
     weight_decay: float
+    noise: str
 
     @classmethod
     def of(cls, cfg: Config, variant: str) -> Net:
-        return cls(variant, cfg.num_hiddens, cfg.dropouts, cfg.num_outputs, cfg.lr, cfg.weight_decay)
+        return cls(
+            variant, cfg.num_hiddens, cfg.dropouts, cfg.num_outputs, cfg.lr, cfg.weight_decay, cfg.noise
+        )
 
     def optimizer(self) -> optax.GradientTransformation:
         """SGD; builtin decays the weights with optax's own transformation (kernels only)."""
@@ -110,7 +144,7 @@ class Net(NamedTuple):
     ) -> tuple[jax.Array, list[jax.Array]]:
         """Logits and hidden outputs; dropout is on when a key (or injected masks) is given."""
         if self.variant == "scratch":
-            return mlp(params, x, self.rates, key=key, masks=masks)
+            return mlp(params, x, self.rates, noise=self.noise, key=key, masks=masks)
         model = FlaxMLP(self.hiddens, self.rates, self.outputs)
         rngs = {} if key is None else {"dropout": key}
         logits, sown = model.apply(

@@ -10,37 +10,65 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backends.torch.ops import VARIANTS, apply_keep, dropout, make_rng, resolve_device, to_numpy
+from backends.torch.ops import VARIANTS, apply_keep, dropout, keep_mask, make_rng, resolve_device, to_numpy
 from common.config import Config
+from common.masks import noise_std
 from common.params import Params
 from common.trainer import TrainerBase
 
 
-class ScratchDropout(nn.Module):
-    """The chapter's ``dropout_layer`` as a module: on in ``train()``, off in ``eval()``."""
+class ScratchNoise(nn.Module):
+    """The chapter's ``dropout_layer`` as a module (or gaussian noise at the same rate): on in
+    ``train()``, off in ``eval()``. Under dropconnect it passes activations through, and the net
+    draws the masks of the weights that read them from its generator."""
 
-    def __init__(self, p: float, generator: torch.Generator):
+    def __init__(self, p: float, generator: torch.Generator, noise: str):
         super().__init__()
-        self.p, self.generator = p, generator
+        self.p, self.generator, self.noise = p, generator, noise
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        if keep is not None and self.training:
-            return apply_keep(x, keep, self.p)
-        return dropout(x, self.p, self.generator, training=self.training)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.training or self.noise == "dropconnect":
+            return x
+        if self.noise == "gaussian":
+            if mask is None and self.p > 0:
+                normal = torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
+                mask = 1 + noise_std(self.p) * normal
+            return x if mask is None else x * mask
+        if mask is not None:
+            return apply_keep(x, mask, self.p)
+        return dropout(x, self.p, self.generator)
 
 
 class ScratchNet(nn.Module):
-    """The chapter's ``Net``: Linear-ReLU-dropout twice, then Linear; dropout follows self.training."""
+    """The chapter's ``Net``: Linear-ReLU-noise twice, then Linear; the noise follows self.training."""
 
     def __init__(self, cfg: Config, generator: torch.Generator):
         super().__init__()
         self.linears = nn.ModuleList(nn.Linear(fan_in, fan_out) for fan_in, fan_out in cfg.layer_shapes)
-        self.dropouts = nn.ModuleList(ScratchDropout(p, generator) for p in cfg.dropouts)
+        self.dropouts = nn.ModuleList(ScratchNoise(p, generator, cfg.noise) for p in cfg.dropouts)
+        self.dropconnect = cfg.noise == "dropconnect"
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        activation_masks = None if self.dropconnect else masks
         for i, layer in enumerate(self.dropouts):
-            x = layer(F.relu(self.linears[i](x)), None if masks is None else masks[i])
-        return self.linears[-1](x)
+            x = layer(
+                F.relu(self.linear(i, x, masks)), None if activation_masks is None else activation_masks[i]
+            )
+        return self.linear(len(self.dropouts), x, masks)
+
+    def linear(self, i: int, x: torch.Tensor, masks: list[torch.Tensor] | None) -> torch.Tensor:
+        """Layer i; under dropconnect in training, a layer reading a hidden layer keeps each weight
+        with that layer's rate (injected masks are in the common (in, out) layout)."""
+        linear = self.linears[i]
+        if not (self.dropconnect and self.training and i > 0):
+            return linear(x)
+        noise = self.dropouts[i - 1]
+        keep = (
+            masks[i - 1].T
+            if masks is not None
+            else keep_mask(noise.generator, linear.weight.shape, noise.p, x.device)
+        )
+        return F.linear(x, apply_keep(linear.weight, keep, noise.p), linear.bias)
 
 
 def builtin_net(cfg: Config) -> nn.Sequential:
@@ -120,7 +148,7 @@ class Trainer(TrainerBase):
     def _outputs(self, x: torch.Tensor, noisy: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits and each dropout layer's output, from a pass with the noise on or off."""
         hidden: list[torch.Tensor] = []
-        layers = [m for m in self.model.modules() if isinstance(m, (nn.Dropout, ScratchDropout))]
+        layers = [m for m in self.model.modules() if isinstance(m, (nn.Dropout, ScratchNoise))]
         hooks = [m.register_forward_hook(lambda _m, _i, out: hidden.append(out)) for m in layers]
         self.model.train(noisy)
         try:
@@ -135,7 +163,7 @@ class Trainer(TrainerBase):
     def _evaluation_noise(self, layers: list[nn.Module]) -> Iterator[None]:
         """Masks from evaluation's own stream; the training generators are left as they were."""
         seed = int(torch.randint(0, 2**62, (), generator=self.eval_generator))
-        scratch = [m for m in layers if isinstance(m, ScratchDropout)]
+        scratch = [m for m in layers if isinstance(m, ScratchNoise)]
         generators = [m.generator for m in scratch]
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(seed)  # nn.Dropout's global generator
