@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from backends import VARIANT_NAMES, available_backends, get_backend, known_backends
 from benchmarks.commands import run_bench, run_compare_command, run_info, run_report, run_train
 from benchmarks.stats import DEFAULT_MARGIN
-from common.config import DTYPE_NAMES, PRNG_IMPLS, Config
+from common.config import DTYPE_NAMES, NOISES, PRNG_IMPLS, Config
 from common.data import SOURCES, DatasetError
 
 USER_ERRORS = (ValueError, TypeError, ImportError, DatasetError)
@@ -211,6 +211,29 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prng-impl", default=defaults.prng_impl, choices=PRNG_IMPLS, help="JAX's generator")
     parser.add_argument(
         "--dtype", default=defaults.dtype, choices=DTYPE_NAMES, help="parameters and activations"
+    )
+    parser.add_argument(
+        "--dropouts",
+        nargs="+",
+        type=float,
+        default=list(defaults.dropouts),
+        metavar="P",
+        help="a rate per hidden layer",
+    )
+    parser.add_argument(
+        "--hiddens",
+        nargs="+",
+        type=int,
+        default=list(defaults.num_hiddens),
+        metavar="H",
+        help="hidden layer widths",
+    )
+    parser.add_argument("--noise", default=defaults.noise, choices=NOISES, help="what the rates are rates of")
+    parser.add_argument(
+        "--mc-samples",
+        type=int,
+        default=defaults.mc_samples,
+        help="also evaluate the last epoch by MC dropout",
     )
 
 

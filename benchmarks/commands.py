@@ -47,6 +47,10 @@ def config_from(args: argparse.Namespace) -> Config:
         weight_decay=args.weight_decay,
         prng_impl=args.prng_impl,
         dtype=args.dtype,
+        dropouts=tuple(args.dropouts),
+        num_hiddens=tuple(args.hiddens),
+        noise=args.noise,
+        mc_samples=args.mc_samples,
     )
 
 

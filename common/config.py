@@ -46,6 +46,7 @@ class Config:
     prng_impl: str = "threefry2x32"  # JAX only: NumPy and PyTorch have one generator each
     dtype: str = "float32"  # parameters, activations and gradients (float64 turns on JAX's x64 mode)
     noise: str = "bernoulli"  # what the rates in `dropouts` are rates of (NOISES)
+    mc_samples: int = 0  # T > 0: the final epoch is also evaluated by MC dropout over T passes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "num_hiddens", tuple(self.num_hiddens))
@@ -63,6 +64,8 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int) or self.mc_samples < 0:
+            raise ValueError(f"mc_samples must be an int >= 0, got {self.mc_samples!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an int in [0, 2^32), got {self.seed!r}")
         if self.noise not in NOISES:

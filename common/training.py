@@ -52,7 +52,8 @@ def fit(
 
     ``seconds`` is the epoch's training time, host-synced (the first includes any compilation);
     train_loss and train_acc come from the training forward passes, dropout on, as in D2L. A run
-    whose loss stops being finite ends at that epoch, marked diverged.
+    whose loss stops being finite ends at that epoch, marked diverged. With cfg.mc_samples, the
+    last row adds mc_test_loss, mc_test_accuracy and mc_test_ece (MC dropout).
     """
     if isinstance(backend, str):
         backend = get_backend(backend)
@@ -80,6 +81,9 @@ def fit(
                 }
             )
             result.diverged = not all(map(math.isfinite, (train_loss, test["loss"])))
+            if cfg.mc_samples and epoch == cfg.epochs - 1 and not result.diverged:
+                mc = trainer.evaluate(data.test_x, data.test_y, mc_samples=cfg.mc_samples)
+                result.history[-1].update({f"mc_test_{key}": value for key, value in mc.items()})
             if on_epoch is not None:
                 on_epoch(result.history[-1])
             if result.diverged:

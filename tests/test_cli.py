@@ -131,6 +131,9 @@ def test_train_prints_epochs_and_summary():
         (["compare", "--inline", "--jobs", "2"], "not allowed with argument --inline"),
         (["compare", "--jobs", "0"], "--jobs must be positive"),
         (["compare", "--weight-decay", "-1"], "weight_decay must be"),
+        (["compare", "--dropouts", "0.2"], "one dropout rate per hidden layer"),
+        (["compare", "--noise", "gaussian", "--dropouts", "0.5", "1"], "gaussian noise needs rates below 1"),
+        (["compare", "--mc-samples", "-2"], "mc_samples must be"),
         (["compare", "--data-dir", "/nonexistent/fashion"], "not found (looked in /nonexistent/fashion)"),
         (
             ["compare", "--backends", "numpy", "--out", "/proc/no/such/folder"],
@@ -276,3 +279,14 @@ def test_report_refuses_an_old_bench_document(tmp_path):
     (tmp_path / "bench.json").write_text(json.dumps({"schema_version": 1, "training": {}}))
     done = cli("report", str(tmp_path))
     assert done.returncode == 2 and "older dropout-ports" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_model_options_reach_every_run(tmp_path):
+    args = ["--dropouts", "0.3", "0.3", "0.3", "--hiddens", "64", "32", "16", "--noise", "gaussian"]
+    done = cli(
+        "compare", *SMALL_RUN, *args, "--mc-samples", "3", "--dtype", "float64", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    (run,) = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert run["config"]["num_hiddens"] == [64, 32, 16] and run["config"]["noise"] == "gaussian"
+    assert run["config"]["dtype"] == "float64" and 0 <= run["history"][-1]["mc_test_ece"] <= 1
