@@ -173,22 +173,27 @@ class Trainer(TrainerBase):
         rng = rng or self.rng
         noise = self.cfg.noise if training else None
         inputs, factors, weight_masks = [x], [], []
-        last = len(self.cfg.layer_shapes)
-        for i in range(1, last + 1):
-            weights = self.params[f"W{i}"]
-            if noise == "dropconnect" and i > 1:
-                p = self.cfg.dropouts[i - 2]
-                keep = masks[i - 2] if masks is not None else keep_mask(rng, weights.shape, p)
-                weight_masks.append(keep / weights.dtype.type(1.0 - p))
-                weights = weights * weight_masks[-1]
-            z = inputs[-1] @ weights
+
+        def weights(i: int) -> np.ndarray:
+            """W{i}, under dropconnect (training, a layer reading a hidden one) with its kept weights."""
+            w = self.params[f"W{i}"]
+            if noise != "dropconnect" or i == 1:
+                return w
+            p = self.cfg.dropouts[i - 2]
+            keep = masks[i - 2] if masks is not None else keep_mask(rng, w.shape, p)
+            weight_masks.append(keep / w.dtype.type(1.0 - p))
+            return w * weight_masks[-1]
+
+        for i, p in enumerate(self.cfg.dropouts, start=1):
+            z = inputs[-1] @ weights(i)
             z += self.params[f"b{i}"]
-            if i == last:
-                return z, inputs, factors, weight_masks
             injected = masks[i - 1] if masks is not None and noise != "dropconnect" else None
-            factors.append(self._factor(z, self.cfg.dropouts[i - 1], noise, injected, rng))
+            factors.append(self._factor(z, p, noise, injected, rng))
             inputs.append(np.multiply(z, factors[-1], out=z))
-        raise AssertionError("unreachable: the loop returns at the last layer")
+        last = len(inputs)
+        logits = inputs[-1] @ weights(last)
+        logits += self.params[f"b{last}"]
+        return logits, inputs, factors, weight_masks
 
     def _factor(
         self, z: np.ndarray, p: float, noise: str | None, mask: np.ndarray | None, rng: np.random.Generator

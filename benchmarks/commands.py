@@ -16,7 +16,7 @@ from benchmarks.engine import DataSpec, Executor, InlineExecutor, LocalExecutor
 from benchmarks.folder import ResultsFolder, new_folder
 from benchmarks.machine import cpu_model, environment
 from benchmarks.report import compare_markdown, render_bench, render_compare
-from benchmarks.results import SCHEMA_VERSION, check_document, failed_runs, run_key
+from benchmarks.results import SCHEMA_VERSION, check_document, failed_runs, is_failed, run_key
 from benchmarks.store import read_json
 from common.config import Config
 from common.data import Dataset, find_data_dir
@@ -95,7 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
         doc = run_compare(plan, data, args.out, executor, base=cfg, device=args.device, resume=args.resume)
         (record,) = [run for run in doc["runs"] if run_key(run) == plan[0]]
         print(f"wrote {args.out}/results.json, results.md, curves.png, throughput.png")
-        if record.get("status") == "failed":
+        if is_failed(record):
             print(f"failed: {record['error']}", file=sys.stderr)
             return 1
         history, diverged = record["history"], record["diverged"]

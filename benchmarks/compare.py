@@ -20,7 +20,7 @@ from benchmarks.engine import Executor, RunSpec
 from benchmarks.folder import FolderError, ResultsFolder
 from benchmarks.machine import environment, yardsticks
 from benchmarks.report import render_compare
-from benchmarks.results import SCHEMA_VERSION, check_document, run_key, shared_settings, sort_runs
+from benchmarks.results import SCHEMA_VERSION, check_document, is_failed, run_key, shared_settings, sort_runs
 from benchmarks.stats import DEFAULT_MARGIN
 from common.config import Config
 from common.data import Dataset
@@ -41,33 +41,37 @@ def plan_runs(
     ]
 
 
-def new_document(
-    plan: list[RunKey], data: Dataset, base: Config, device: str, margin: float, quick: bool
-) -> dict:
-    names = list(dict.fromkeys(name for name, _, _ in plan))
+def plan_settings(plan: list[RunKey], data: Dataset, base: Config, device: str, margin: float) -> dict:
+    return {
+        "backends": list(dict.fromkeys(name for name, _, _ in plan)),
+        "seeds": sorted({seed for _, _, seed in plan}),
+        "device": device,
+        "config": base.to_dict(),
+        "data": data.origin,
+        "train_examples": len(data.train_y),
+        "margin": margin,
+    }
+
+
+def new_document(settings: dict, base: Config, quick: bool) -> dict:
+    """A fresh document: the environment and the yardsticks are measured here, before any run."""
+    names = settings["backends"]
     return {
         "schema_version": SCHEMA_VERSION,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "status": "running",
         "environment": environment(names),
-        "settings": {
-            "backends": names,
-            "seeds": sorted({seed for _, _, seed in plan}),
-            "device": device,
-            "config": base.to_dict(),
-            "data": data.origin,
-            "train_examples": len(data.train_y),
-            "margin": margin,
-        },
-        "yardsticks": yardsticks(names, base, device, quick=quick),
+        "settings": settings,
+        "yardsticks": yardsticks(names, base, settings["device"], quick=quick),
         "runs": [],
     }
 
 
 def resumed_document(existing: dict, fresh: dict, source: Path) -> dict:
-    """The folder's document, widened to the new plan, if the settings every run shares agree."""
+    """The folder's document, widened to the new plan, if the settings every run shares agree;
+    its runs that failed are dropped, to run again."""
     doc = check_document(existing, "results.json", source)
-    old, new = shared_settings(doc["settings"]), shared_settings(fresh["settings"])
+    old, new = shared_settings(doc["settings"]), shared_settings(fresh)
     if old != new:
         changed = [key for key in new if old.get(key) != new[key]]
         changed += [f"config.{k}" for k in new["config"] if old["config"].get(k) != new["config"][k]]
@@ -76,8 +80,9 @@ def resumed_document(existing: dict, fresh: dict, source: Path) -> dict:
             "use the same options, or pick another --out"
         )
     settings = doc["settings"]
-    settings["backends"] = list(dict.fromkeys([*settings["backends"], *fresh["settings"]["backends"]]))
-    settings["seeds"] = sorted({*settings["seeds"], *fresh["settings"]["seeds"]})
+    settings["backends"] = list(dict.fromkeys([*settings["backends"], *fresh["backends"]]))
+    settings["seeds"] = sorted({*settings["seeds"], *fresh["seeds"]})
+    doc["runs"] = [run for run in doc["runs"] if not is_failed(run)]
     return doc
 
 
@@ -98,11 +103,12 @@ def run_compare(
     record is saved as it arrives, whichever the executor, and the folder rendered at the end."""
     base = base or Config()
     with ResultsFolder(out_dir, "results.json", resume=resume) as folder:
-        doc = new_document(plan, data, base, device, margin, quick_yardsticks)
-        if folder.existing is not None:
-            doc = resumed_document(folder.existing, doc, folder.document)
+        settings = plan_settings(plan, data, base, device, margin)
+        if folder.existing is None:
+            doc = new_document(settings, base, quick_yardsticks)
+        else:
+            doc = resumed_document(folder.existing, settings, folder.document)
         doc["executor"] = describe_executor(executor)
-        doc["runs"] = [run for run in doc["runs"] if run.get("status", "ok") != "failed"]  # failed: again
         done = {run_key(run) for run in doc["runs"]}
         todo = [RunSpec(*key, device, base.replace(seed=key[2])) for key in plan if key not in done]
 

@@ -70,13 +70,18 @@ def sort_runs(doc: dict) -> None:
     )  # fmt: skip
 
 
+def is_failed(run: dict) -> bool:
+    """A run that produced no result (schema 1 and 2 runs have no status: they all finished)."""
+    return run.get("status", "ok") == "failed"
+
+
 def failed_runs(doc: dict) -> list[dict]:
-    return [run for run in doc["runs"] if run.get("status", "ok") == "failed"]
+    return [run for run in doc["runs"] if is_failed(run)]
 
 
 def finished(run: dict) -> bool:
     """A run that trained to its last epoch: neither failed nor diverged."""
-    return run.get("status", "ok") == "ok" and not run["diverged"]
+    return not is_failed(run) and not run["diverged"]
 
 
 def group_runs(doc: dict) -> dict[tuple[str, str], list[dict]]:
@@ -92,13 +97,12 @@ def compare_rows(doc: dict) -> list[dict]:
     diverged and failed ones counted apart; throughput and memory averaged over the finished."""
     rows = []
     for (backend, variant), runs in group_runs(doc).items():
-        failed = [run["seed"] for run in runs if run.get("status", "ok") == "failed"]
         done = [run for run in runs if finished(run)]
         row = {
             "backend": backend,
             "variant": variant,
             "seeds": len(runs),
-            "failed": failed,
+            "failed": [run["seed"] for run in runs if is_failed(run)],
             "diverged": [run["seed"] for run in runs if run["diverged"]],
             "by_seed": {run["seed"]: run["test_accuracy"] for run in done},
             "test_acc": [run["test_accuracy"] for run in done],

@@ -34,22 +34,23 @@ def mlp(
     masks) is given, off otherwise; under dropconnect it masks the weights that read each hidden
     layer instead of the layer itself."""
     on = key is not None or masks is not None
+
+    def weights(i: int) -> jax.Array:
+        """W{i}, under dropconnect (noise on, a layer reading a hidden one) with its kept weights."""
+        if not on or noise != "dropconnect" or i == 1:
+            return params[f"W{i}"]
+        p = rates[i - 2]
+        shape = params[f"W{i}"].shape
+        keep = (
+            masks[i - 2]
+            if masks is not None
+            else keep_bits(jax.random.fold_in(key, WEIGHT_KEYS + i), shape, p)
+        )
+        return apply_keep(params[f"W{i}"], keep, p)
+
     hidden = []
-    for i in range(1, len(rates) + 2):
-        weights = params[f"W{i}"]
-        if on and noise == "dropconnect" and i > 1:
-            p = rates[i - 2]
-            keep = (
-                masks[i - 2]
-                if masks is not None
-                else keep_bits(jax.random.fold_in(key, WEIGHT_KEYS + i), weights.shape, p)
-            )
-            weights = apply_keep(weights, keep, p)
-        x = x @ weights + params[f"b{i}"]
-        if i == len(rates) + 1:
-            return x, hidden
-        x = jax.nn.relu(x)
-        p = rates[i - 1]
+    for i, p in enumerate(rates, start=1):
+        x = jax.nn.relu(x @ weights(i) + params[f"b{i}"])
         if on and noise == "gaussian" and p > 0:
             normal = (
                 jax.random.normal(jax.random.fold_in(key, i), x.shape, x.dtype) if masks is None else None
@@ -62,7 +63,8 @@ def mlp(
                 else dropout(x, p, jax.random.fold_in(key, i))
             )
         hidden.append(x)
-    raise AssertionError("unreachable: the loop returns at the last layer")
+    last = len(rates) + 1
+    return x @ weights(last) + params[f"b{last}"], hidden
 
 
 class FlaxMLP(linen.Module):
