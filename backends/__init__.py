@@ -20,7 +20,11 @@ _BACKENDS = {
 }
 
 EXTRA_BACKENDS_ENV = "DROPOUT_PORTS_BACKENDS"  # "name=module[,name=module]": ports kept elsewhere
-VARIANT_NAMES = ("scratch", "builtin")  # every variant any port has; each port's VARIANTS is a subset
+VARIANT_NAMES = (
+    "scratch",
+    "builtin",
+    "compiled",
+)  # every variant any port has; each port's VARIANTS is a subset
 
 
 @runtime_checkable

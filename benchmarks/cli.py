@@ -12,8 +12,9 @@ from types import FrameType
 from tqdm.auto import tqdm
 
 from backends import VARIANT_NAMES, available_backends, get_backend, known_backends
-from benchmarks.commands import run_bench, run_compare_command, run_info, run_report, run_train
+from benchmarks.commands import run_bench, run_compare_command, run_info, run_report, run_study, run_train
 from benchmarks.stats import DEFAULT_MARGIN
+from benchmarks.studies import STUDIES
 from common.config import DTYPE_NAMES, NOISES, PRNG_IMPLS, Config
 from common.data import SOURCES, DatasetError
 
@@ -158,7 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_args(compare)
     compare.set_defaults(run=run_compare_command)
 
-    report = command("report", "re-render a compare, train or bench folder from its JSON")
+    study = command("study", "one of the chapter's open questions, answered in every port")
+    study.add_argument("name", nargs="?", choices=STUDIES, metavar="NAME", help="the study (see --list)")
+    study.add_argument("--list", action="store_true", help="the studies, one line each")
+    study.add_argument("--quick", action="store_true", help="few settings and epochs, a data subset: seconds")
+    study.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
+    study.add_argument("--seeds", nargs="+", type=seed_arg, help="default: the study's (0 1 with --quick)")
+    add_config_args(study)
+    study.set_defaults(epochs=None)  # the study's own, unless given
+    add_data_args(study)
+    add_run_args(study, "default: a new results/study-<name>-<timestamp>/")
+    add_executor_args(study)
+    study.set_defaults(run=run_study, margin=DEFAULT_MARGIN)
+
+    report = command("report", "re-render a compare, study, train or bench folder from its JSON")
     report.add_argument("folder", type=Path)
     report.set_defaults(run=run_report)
 

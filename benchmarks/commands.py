@@ -15,16 +15,18 @@ from benchmarks.compare import plan_runs, run_compare
 from benchmarks.engine import DataSpec, Executor, InlineExecutor, LocalExecutor
 from benchmarks.folder import ResultsFolder, new_folder
 from benchmarks.machine import cpu_model, environment
-from benchmarks.report import compare_markdown, render_bench, render_compare
+from benchmarks.report import compare_markdown, render_bench
 from benchmarks.results import SCHEMA_VERSION, check_document, failed_runs, is_failed, run_key
 from benchmarks.store import read_json
+from benchmarks.studies import QUICK_EPOCHS, QUICK_TRAIN_EXAMPLES, STUDIES, describe, get_study, plan_study
+from benchmarks.study_report import render_results
 from common.config import Config
 from common.data import Dataset, find_data_dir
 from common.training import fit
 
 
 def data_spec(args: argparse.Namespace) -> DataSpec:
-    return DataSpec(args.data_source, args.data_dir)
+    return DataSpec(args.data_source, args.data_dir, getattr(args, "train_examples", None))
 
 
 def make_executor(args: argparse.Namespace, data: Dataset) -> Executor:
@@ -90,7 +92,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
         history, diverged = result.history, result.diverged
     else:
-        plan = [(args.backend, args.variant, cfg.seed)]
+        plan = [(args.backend, args.variant, cfg.seed, "")]
         executor = InlineExecutor(data, progress=not args.quiet, on_epoch=epoch_printer(args))
         doc = run_compare(plan, data, args.out, executor, base=cfg, device=args.device, resume=args.resume)
         (record,) = [run for run in doc["runs"] if run_key(run) == plan[0]]
@@ -111,23 +113,47 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare_command(args: argparse.Namespace) -> int:
-    plan = plan_runs(args.backends, args.seeds)
+    say_what = f"comparing {', '.join(args.backends)} on {args.device}, seeds {args.seeds}"
+    return run_plan(args, plan_runs(args.backends, args.seeds), config_from(args), say_what)
+
+
+def run_study(args: argparse.Namespace) -> int:
+    if args.list or args.name is None:
+        if not args.list:
+            raise ValueError("name a study, or ask for --list")
+        for study in STUDIES.values():
+            print(f"{study.name:13s} {study.question}")
+        return 0
+    study = get_study(args.name)
+    args.epochs = args.epochs or (QUICK_EPOCHS if args.quick else study.epochs)
+    args.seeds = args.seeds or ([0, 1] if args.quick else list(study.seeds))
+    args.train_examples = QUICK_TRAIN_EXAMPLES if args.quick else None
     base = config_from(args)
+    plan, skipped = plan_study(study, args.backends, args.seeds, base, args.quick)
+    for line in skipped:
+        say(args, f"left out: {line}")
+    if not plan:
+        raise ValueError(f"no port installed here can run study {study.name!r}")
+    say_what = f"study {study.name}{' (quick)' if args.quick else ''}: {len(plan)} runs on {args.device}"
+    return run_plan(args, plan, base, say_what, describe(study, args.quick))
+
+
+def run_plan(
+    args: argparse.Namespace, plan: list, base: Config, say_what: str, study: dict | None = None
+) -> int:
+    """compare's and study's work: the plan's runs into the output folder, then the report."""
     if args.out is not None:
         with ResultsFolder(args.out, "results.json", resume=args.resume):
             pass  # a folder in use or already holding results is refused now, before the data loads
     data = data_spec(args).load()
     executor = make_executor(args, data)
-    out = args.out or new_folder()
-    say(
-        args,
-        f"comparing {', '.join(args.backends)} on {args.device}, seeds {args.seeds}, data from {data.origin}",
-    )
+    out = args.out or new_folder(f"study-{study['name']}-" if study else "")
+    say(args, f"{say_what}, data from {data.origin}")
     say(args, f"results go to {out}/ (results.json is saved after every run)")
     try:
         doc = run_compare(
             plan, data, out, executor, base=base, device=args.device, resume=args.resume, margin=args.margin,
-            progress=not args.quiet,
+            progress=not args.quiet, study=study, quick_yardsticks=bool(study and study["quick"]),
         )  # fmt: skip
     except KeyboardInterrupt:
         saved = (out / "results.json").is_file()
@@ -136,23 +162,27 @@ def run_compare_command(args: argparse.Namespace) -> int:
         )
         print(f"\ninterrupted: {where}", file=sys.stderr)
         raise
-    print(compare_markdown(doc))
-    print(f"wrote {out}/results.json, results.md, curves.png, throughput.png")
+    report = "study.md" if study else "results.md"
+    print((out / report).read_text() if study else compare_markdown(doc))
+    print(f"wrote {out}/results.json, {report} and its figures")
     failures = failed_runs(doc)
     for run in failures:
+        setting = f" at {run['setting']}" if run.get("setting") else ""
         print(
-            f"failed: {run['backend']}/{run['variant']} seed {run['seed']}: {run['error']}", file=sys.stderr
+            f"failed: {run['backend']}/{run['variant']} seed {run['seed']}{setting}: {run['error']}",
+            file=sys.stderr,
         )
     return 1 if failures else 0
 
 
 def run_report(args: argparse.Namespace) -> int:
-    for name, render in (("results.json", render_compare), ("bench.json", render_bench)):
+    for name, render in (("results.json", render_results), ("bench.json", render_bench)):
         path = args.folder / name
         if path.is_file():
             doc = check_document(read_json(path), name, path)
             render(doc, args.folder)
-            print((args.folder / name.replace(".json", ".md")).read_text())
+            report = "study.md" if doc.get("settings", {}).get("study") else name.replace(".json", ".md")
+            print((args.folder / report).read_text())
             return 0
     raise ValueError(f"{args.folder} has neither results.json nor bench.json")
 

@@ -19,14 +19,20 @@ from backends import get_backend
 from benchmarks.engine import Executor, RunSpec
 from benchmarks.folder import FolderError, ResultsFolder
 from benchmarks.machine import environment, yardsticks
-from benchmarks.report import render_compare
-from benchmarks.results import SCHEMA_VERSION, check_document, is_failed, run_key, shared_settings, sort_runs
+from benchmarks.results import (
+    SCHEMA_VERSION,
+    RunKey,
+    check_document,
+    is_failed,
+    run_key,
+    shared_settings,
+    sort_runs,
+)
 from benchmarks.stats import DEFAULT_MARGIN
+from benchmarks.study_report import render_results
 from common.config import Config
 from common.data import Dataset
 from common.progress import show_progress
-
-RunKey = tuple[str, str, int]  # backend, variant, seed
 
 
 def plan_runs(
@@ -34,23 +40,27 @@ def plan_runs(
 ) -> list[RunKey]:
     """Every (backend, variant, seed), seed by seed; variants=None means each backend's all."""
     return [
-        (name, variant, seed)
+        (name, variant, seed, "")
         for seed in seeds
         for name in names
         for variant in (variants or get_backend(name).VARIANTS)
     ]
 
 
-def plan_settings(plan: list[RunKey], data: Dataset, base: Config, device: str, margin: float) -> dict:
-    return {
-        "backends": list(dict.fromkeys(name for name, _, _ in plan)),
-        "seeds": sorted({seed for _, _, seed in plan}),
+def plan_settings(
+    plan: list[RunKey], data: Dataset, base: Config, device: str, margin: float, study: dict | None = None
+) -> dict:
+    """What the runs of a folder share; a study's folder adds the study (its settings by label)."""
+    settings = {
+        "backends": list(dict.fromkeys(key[0] for key in plan)),
+        "seeds": sorted({key[2] for key in plan}),
         "device": device,
         "config": base.to_dict(),
         "data": data.origin,
         "train_examples": len(data.train_y),
         "margin": margin,
     }
+    return settings if study is None else {**settings, "study": study}
 
 
 def new_document(settings: dict, base: Config, quick: bool) -> dict:
@@ -98,19 +108,21 @@ def run_compare(
     margin: float = DEFAULT_MARGIN,
     quick_yardsticks: bool = False,
     progress: bool = False,
+    study: dict | None = None,
 ) -> dict:
     """Run every run of the plan not already finished in the folder through the executor; each
-    record is saved as it arrives, whichever the executor, and the folder rendered at the end."""
+    record is saved as it arrives, whichever the executor, and the folder rendered at the end.
+    With a study (benchmarks.studies.describe), a run's setting names its Config changes."""
     base = base or Config()
     with ResultsFolder(out_dir, "results.json", resume=resume) as folder:
-        settings = plan_settings(plan, data, base, device, margin)
+        settings = plan_settings(plan, data, base, device, margin, study)
         if folder.existing is None:
             doc = new_document(settings, base, quick_yardsticks)
         else:
             doc = resumed_document(folder.existing, settings, folder.document)
         doc["executor"] = describe_executor(executor)
         done = {run_key(run) for run in doc["runs"]}
-        todo = [RunSpec(*key, device, base.replace(seed=key[2])) for key in plan if key not in done]
+        todo = [run_spec(key, base, device, study) for key in plan if key not in done]
 
         bar = tqdm(
             total=len(todo), desc=f"runs ({executor.name})", unit="run", disable=not show_progress(progress)
@@ -133,8 +145,15 @@ def run_compare(
             bar.close()
             if doc["runs"]:
                 folder.save(doc)
-                render_compare(doc, out_dir)
+                render_results(doc, out_dir)
     return doc
+
+
+def run_spec(key: RunKey, base: Config, device: str, study: dict | None) -> RunSpec:
+    backend, variant, seed, setting = key
+    changes = study["arms"][setting] if study else {}
+    probe = study["probe"] if study else ""
+    return RunSpec(backend, variant, seed, device, base.replace(seed=seed, **changes), setting, probe)
 
 
 def describe_executor(executor: Executor) -> dict:

@@ -21,6 +21,7 @@ from common.timing import interleaved_medians
 
 SIZES = [2**k for k in range(10, 25, 2)]
 QUICK_SIZES = [2**10, 2**14, 2**18]
+DEVICE_SIZES = [2**26]  # a GPU streams 2^24 floats in tens of microseconds: launch costs would dominate
 RATES = (0.5, 0.2)  # 0.5 at every size; 0.2 at the largest
 COPY = "copy"
 
@@ -48,7 +49,7 @@ def _ready(backend: ModuleType, op: Callable) -> Callable:
 
 def run(names: list[str], *, device: str = "cpu", quick: bool = False) -> list[dict]:
     """One row per (implementation, p, size): ms, GB/s (a read and a write of the array), ratio."""
-    sizes = QUICK_SIZES if quick else SIZES
+    sizes = QUICK_SIZES if quick else SIZES + (DEVICE_SIZES if device != "cpu" else [])
     rows = []
     for name in names:
         backend = get_backend(name)

@@ -24,8 +24,10 @@ from queue import Empty
 from typing import Protocol
 
 from backends import get_backend
+from benchmarks.probes import PROBES
+from benchmarks.results import RunKey, run_key
 from common.config import Config
-from common.data import Dataset, load_fashion_mnist, synthetic_dataset
+from common.data import Dataset, first_examples, load_fashion_mnist, synthetic_dataset
 from common.training import fit
 
 OnRecord = Callable[[dict], None]
@@ -39,12 +41,14 @@ class DataSpec:
 
     source: str = "auto"  # auto, idx, tfds or synthetic
     data_dir: str | None = None
+    train_examples: int | None = None  # the first n training examples only (quick studies)
 
     def load(self) -> Dataset:
         if self.source == "synthetic":
-            return synthetic_dataset()
-        # An explicit folder is the only one read, and never downloaded into by a command.
-        return load_fashion_mnist(self.data_dir, source=self.source, download=self.data_dir is None)
+            data = synthetic_dataset()
+        else:  # an explicit folder is the only one read, and never downloaded into by a command
+            data = load_fashion_mnist(self.data_dir, source=self.source, download=self.data_dir is None)
+        return data if self.train_examples is None else first_examples(data, self.train_examples)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,12 @@ class RunSpec:
     seed: int
     device: str
     config: Config  # its seed is the run's
+    setting: str = ""  # which of a study's settings (its config holds them); "" in compare
+    probe: str = ""  # a name in benchmarks.probes: what a study measures after each epoch
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return self.backend, self.variant, self.seed
+    def key(self) -> RunKey:
+        return self.backend, self.variant, self.seed, self.setting
 
 
 def execute(
@@ -65,17 +71,12 @@ def execute(
 ) -> dict:
     """Train one run and return its record: the history and final figures, or the error; and the
     process's peak resident memory (the kernel's high-water mark) and the device's peak."""
-    record: dict = {
-        "backend": spec.backend,
-        "variant": spec.variant,
-        "seed": spec.seed,
-        "device": spec.device,
-    }
+    record = _identity(spec)
     started = time.perf_counter()
     try:
         result = fit(spec.backend, spec.config, data, variant=spec.variant, device=spec.device,
-                     progress=progress, on_epoch=on_epoch)  # fmt: skip
-        record.update(result.to_dict(), status="ok")
+                     progress=progress, on_epoch=on_epoch, probe=PROBES[spec.probe])  # fmt: skip
+        record.update(result.to_dict(), status="ok", setting=spec.setting)
         record["device_peak_bytes"] = get_backend(spec.backend).peak_device_memory(spec.device)
     except Exception as err:  # a failed run is a record, and the others go on
         record.update(failed(spec, f"{type(err).__name__}: {err}", traceback.format_exc(limit=-3)))
@@ -87,10 +88,7 @@ def execute(
 def failed(spec: RunSpec, error: str, detail: str = "") -> dict:
     """The record of a run that produced no result."""
     return {
-        "backend": spec.backend,
-        "variant": spec.variant,
-        "seed": spec.seed,
-        "device": spec.device,
+        **_identity(spec),
         "config": spec.config.to_dict(),
         "history": [],
         "diverged": False,
@@ -99,6 +97,12 @@ def failed(spec: RunSpec, error: str, detail: str = "") -> dict:
         "error": error,
         "error_detail": detail,
     }
+
+
+def _identity(spec: RunSpec) -> dict:
+    """What names a run in its record."""
+    record = {"backend": spec.backend, "variant": spec.variant, "seed": spec.seed, "device": spec.device}
+    return {**record, "setting": spec.setting} if spec.setting else record
 
 
 def limit_threads(threads: int) -> None:
@@ -172,7 +176,7 @@ class LocalExecutor:
                     for spec in waiting.values():
                         on_record(failed(spec, "its worker process died before the run ended"))
                     return
-                waiting.pop((record["backend"], record["variant"], record["seed"]), None)
+                waiting.pop(run_key(record), None)
                 on_record(record)
         finally:
             for worker in workers:  # on Ctrl-C too: each worker kills its run's process, then exits

@@ -27,11 +27,12 @@ from common.params import Params, init_params
 
 
 def run_lockstep(
-    name: str, cfg: Config, data: Dataset, steps: int, device: str = "cpu"
+    name: str, cfg: Config, data: Dataset, steps: int, device: str = "cpu", variant: str = "scratch"
 ) -> tuple[list[float], Params]:
-    """Per-step losses and final parameters of the scratch variant over the first steps of
-    cfg.seed's batch order (continuing into later epochs), with masks drawn from cfg.seed + 1."""
-    trainer = get_backend(name).Trainer(cfg, init_params(cfg), device=device)
+    """Per-step losses and final parameters of a variant that takes masks (scratch by default) over
+    the first steps of cfg.seed's batch order (continuing into later epochs), with masks drawn
+    from cfg.seed + 1."""
+    trainer = get_backend(name).Trainer(cfg, init_params(cfg), device=device, variant=variant)
     mask_rng = np.random.default_rng(cfg.seed + 1)
     losses: list[float] = []
     epoch = 0

@@ -1,5 +1,5 @@
-"""Renders the figures the README and docs/differences.md show from the runs kept in docs/runs/,
-so no figure a reader sees is typed by hand.
+"""Renders the figures the README, docs/differences.md and docs/studies.md show from the runs kept
+in docs/runs/ and docs/studies/, so no figure a reader sees is typed by hand.
 
 Each rendered block sits between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``.
 Run: python -m benchmarks.readme [--check]   (--check: exit 1 if a file is not what it renders to)
@@ -13,20 +13,24 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import executors, lockstep, training
+from benchmarks import executors, lockstep, study_figures, training
 from benchmarks.machine import describe_threads
 from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
 from benchmarks.results import check_document, compare_rows
 from benchmarks.stats import DEFAULT_MARGIN
 from benchmarks.store import read_json
+from benchmarks.studies import STUDIES
+from benchmarks.study_report import study_markdown
 from benchmarks.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "runs"
-FILES = ("README.md", "docs/differences.md")
+STUDY_RUNS = ROOT / "docs" / "studies"
+FILES = ("README.md", "docs/differences.md", "docs/studies.md")
 COMMANDS = {
     "compare": "dropout-ports compare --seeds 0 1 2 --out docs/runs/compare",
     "bench": "dropout-ports bench --out docs/runs/bench",
+    "bench-gpu": "dropout-ports bench --device gpu --out docs/runs/bench-gpu (scripts/gpu-check.sh)",
     "lockstep": "python -m benchmarks.lockstep --out docs/runs/lockstep.json",
     "executors": "python -m benchmarks.executors --out docs/runs/executors.json",
 }
@@ -58,8 +62,8 @@ def compare_block() -> str:
     )
 
 
-def dropout_block() -> str:
-    doc = _document("bench/bench.json")
+def dropout_block(folder: str = "bench") -> str:
+    doc = _document(f"{folder}/bench.json")
     largest = max(row["size"] for row in doc["dropout"])
     cells: dict[str, dict[float, dict]] = {}
     for row in doc["dropout"]:
@@ -68,24 +72,24 @@ def dropout_block() -> str:
     rates = sorted({p for by_rate in cells.values() for p in by_rate}, reverse=True)
     header = "| implementation | " + " | ".join(f"p = {p}: ms | x own copy" for p in rates) + " |"
     lines = [
-        f"`{COMMANDS['bench']}` ({_machine(doc['environment'])}), dropout of 2^{largest.bit_length() - 1} "
+        f"`{COMMANDS[folder]}` ({_machine(doc['environment'])}), dropout of 2^{largest.bit_length() - 1} "
         "float32 elements, medians of contenders timed in alternating rounds:",
         "",
         header,
         "|" + "---|" * (1 + 2 * len(rates)),
     ]
     for label, by_rate in cells.items():
-        values = [f"{by_rate[p]['ms']:.1f} | {by_rate[p]['ratio_to_copy']:.2f}" for p in rates]
+        values = [f"{by_rate[p]['ms']:.3g} | {by_rate[p]['ratio_to_copy']:.2f}" for p in rates]
         lines.append(f"| {label} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
-def training_block() -> str:
-    doc = _document("bench/bench.json")
+def training_block(folder: str = "bench") -> str:
+    doc = _document(f"{folder}/bench.json")
     train = doc["training"]
     return "\n".join(
         [
-            f"`{COMMANDS['bench']}`: epochs of {train['epoch_gflop']:.1f} GFLOP through `fit`; machine peak "
+            f"`{COMMANDS[folder]}`: epochs of {train['epoch_gflop']:.1f} GFLOP through `fit`; machine peak "
             f"{train['peak_gflops']:.0f} GFLOP/s:",
             "",
             markdown_table(train["rows"], training.COLUMNS),
@@ -115,13 +119,39 @@ def executors_block() -> str:
     )
 
 
+def studies_block() -> str:
+    """The README's list of studies, one line each, linking to their findings."""
+    return "\n".join(
+        f"- [`{study.name}`](docs/studies.md#{study.name}): {study.question}." for study in STUDIES.values()
+    )
+
+
+def study_block(folder: str) -> str:
+    """A full study's section of docs/studies.md, from its folder under docs/studies/, with the
+    command that made it (read back from its settings)."""
+    path = STUDY_RUNS / folder / "results.json"
+    doc = check_document(read_json(path), path.name, path)
+    settings = doc["settings"]
+    name = settings["study"]["name"]
+    figures = [figure for figure in study_figures.names(name) if (path.parent / figure).is_file()]
+    text = study_markdown(doc, figures, f"studies/{folder}/").replace("# Study", "### Study", 1)
+    backends, seeds = " ".join(settings["backends"]), " ".join(map(str, settings["seeds"]))
+    where = f"--device {settings['device']} --backends {backends} --seeds {seeds}"
+    command = f"dropout-ports study {name} {where} --out docs/studies/{folder}"
+    return f"Made by `{command}`.\n\n{text}"
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "compare": compare_block,
     "bench-dropout": dropout_block,
     "bench-training": training_block,
     "lockstep": lockstep_block,
     "executors": executors_block,
+    "studies": studies_block,
+    "bench-gpu-dropout": lambda: dropout_block("bench-gpu"),
+    "bench-gpu-training": lambda: training_block("bench-gpu"),
 }
+STUDY_BLOCK = "study-"  # study-NAME: that study's section of docs/studies.md
 
 
 def render(text: str) -> str:
@@ -129,6 +159,10 @@ def render(text: str) -> str:
 
     def block(match: re.Match) -> str:
         name = match.group(1)
+        if name.startswith(STUDY_BLOCK):
+            return (
+                f"<!-- begin {name} -->\n{study_block(name.removeprefix(STUDY_BLOCK))}\n<!-- end {name} -->"
+            )
         if name not in BLOCKS:
             raise ValueError(f"unknown rendered block {name!r}; known: {', '.join(BLOCKS)}")
         return f"<!-- begin {name} -->\n{BLOCKS[name]()}\n<!-- end {name} -->"

@@ -17,7 +17,7 @@ REQUIRED = {
     "bench.json": ("environment", "quick", "device", "data", "dropout", "training"),
 }
 RUN_KEYS = ("backend", "variant", "seed", "config", "history", "diverged")
-SHARED_SETTINGS = ("device", "data", "train_examples")  # with the config less its seed
+SHARED_SETTINGS = ("device", "data", "train_examples", "study")  # with the config less its seed
 
 
 def check_document(doc: dict, name: str, source: object) -> dict:
@@ -47,24 +47,30 @@ def check_document(doc: dict, name: str, source: object) -> dict:
     return doc
 
 
-def run_key(run: dict) -> tuple[str, str, int]:
+RunKey = tuple[str, str, int, str]  # backend, variant, seed, a study's setting ("" in compare)
+
+
+def run_key(run: dict) -> RunKey:
     """What tells two runs of one folder apart (the folder's shared settings fix the rest)."""
-    return run["backend"], run["variant"], run["seed"]
+    return run["backend"], run["variant"], run["seed"], run.get("setting", "")
 
 
 def shared_settings(settings: dict) -> dict:
     """The settings every run of a folder must share: a resumed folder must match them."""
     config = {k: v for k, v in settings["config"].items() if k != "seed"}
     return json.loads(
-        json.dumps({**{k: settings[k] for k in SHARED_SETTINGS}, "config": config})
+        json.dumps({**{k: settings.get(k) for k in SHARED_SETTINGS}, "config": config})
     )  # as stored
 
 
 def sort_runs(doc: dict) -> None:
-    """Runs in plan order (backend as asked for, variant, seed), however they finished."""
+    """Runs in plan order (a study's setting, backend as asked for, variant, seed), however they
+    finished."""
     backends = doc["settings"]["backends"]
+    arms = list(doc["settings"].get("study", {}).get("arms", {}))
     doc["runs"].sort(
-        key=lambda run: (backends.index(run["backend"]) if run["backend"] in backends else len(backends),
+        key=lambda run: (arms.index(run["setting"]) if run.get("setting") in arms else -1,
+                         backends.index(run["backend"]) if run["backend"] in backends else len(backends),
                          VARIANT_NAMES.index(run["variant"]) if run["variant"] in VARIANT_NAMES else 99,
                          run["seed"])
     )  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,6 +50,15 @@ def load_fashion_mnist(
         test_x=to_unit_float(arrays["test_x"]),
         test_y=arrays["test_y"].astype(np.int64),
         origin=origin,
+    )
+
+
+def first_examples(data: Dataset, n: int) -> Dataset:
+    """The first n training examples (Fashion-MNIST's are shuffled), the whole test set."""
+    if n < 1:
+        raise ValueError(f"the number of training examples must be at least 1, got {n}")
+    return replace(
+        data, train_x=data.train_x[:n], train_y=data.train_y[:n], origin=f"{data.origin} (first {n})"
     )
 
 

@@ -26,23 +26,28 @@ class TrainerBase(abc.ABC):
     """
 
     VARIANTS: tuple[str, ...] = ("scratch",)
+    # Variants built on the hand-written noise: every noise kind, and masks can be injected.
+    SCRATCH_VARIANTS: tuple[str, ...] = ("scratch",)
     TRAIN_DTYPES: tuple[str, ...] = ("float32",)  # the Config.dtype values the backend trains in
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch"):
-        if variant not in self.VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; this backend has {self.VARIANTS}")
-        if variant != "scratch" and cfg.noise != "bernoulli":
-            raise ValueError(
-                f"the {variant!r} variant uses the framework's own Dropout layer, which has no {cfg.noise} "
-                "noise; the 'scratch' variant implements every noise"
-            )
-        if cfg.dtype not in self.TRAIN_DTYPES:
-            raise ValueError(
-                f"this backend trains in {', '.join(self.TRAIN_DTYPES)}; got dtype {cfg.dtype!r}"
-            )
+        self.check_support(cfg, variant)
         self.cfg = cfg
         self.variant = variant
         self.initial_params = check_params(cfg, params)
+
+    @classmethod
+    def check_support(cls, cfg: Config, variant: str) -> None:
+        """A ValueError saying why, if this backend's variant cannot train cfg."""
+        if variant not in cls.VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; this backend has {cls.VARIANTS}")
+        if variant not in cls.SCRATCH_VARIANTS and cfg.noise != "bernoulli":
+            raise ValueError(
+                f"the {variant!r} variant uses the framework's own Dropout layer, which has no {cfg.noise} "
+                f"noise; the {' and '.join(map(repr, cls.SCRATCH_VARIANTS))} variants implement every noise"
+            )
+        if cfg.dtype not in cls.TRAIN_DTYPES:
+            raise ValueError(f"this backend trains in {', '.join(cls.TRAIN_DTYPES)}; got dtype {cfg.dtype!r}")
 
     @abc.abstractmethod
     def put(self, array: np.ndarray) -> Any:
@@ -70,9 +75,10 @@ class TrainerBase(abc.ABC):
         """One SGD step on a NumPy batch; masks (bool, one (B, hidden_i) per layer) replace drawing."""
         x, y = check_batch(self.cfg, x, y)
         if masks is not None:
-            if self.variant != "scratch":
+            if self.variant not in self.SCRATCH_VARIANTS:
                 raise ValueError(
-                    f"masks can be injected only into the 'scratch' variant: {self.variant!r} "
+                    f"masks can be injected only into the {'/'.join(self.SCRATCH_VARIANTS)} variants: "
+                    f"{self.variant!r} "
                     "draws its masks inside the framework's own Dropout layer"
                 )
             masks = check_masks(self.cfg, masks, len(x))
@@ -83,13 +89,19 @@ class TrainerBase(abc.ABC):
         """loss (NLL), accuracy and ece (15 bins). mc_samples=0: dropout off; T > 0: the noise
         stays on and the prediction is the mean of T softmax outputs (MC dropout)."""
         x, y = check_batch(self.cfg, x, y)
+        return summarize(self.predict_log_probs(x, mc_samples=mc_samples), y)
+
+    def predict_log_probs(self, x: np.ndarray, *, mc_samples: int = 0) -> np.ndarray:
+        """float64 log-probabilities of the classes, as ``evaluate`` predicts them."""
+        x = check_inputs(self.cfg, x)
         if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 0:
             raise ValueError(f"mc_samples must be an int >= 0, got {mc_samples!r}")
         data = self.put(x)
         if mc_samples == 0:
-            return summarize(self._log_probs(data, noisy=False, sample=0), y)
-        passes = np.stack([self._log_probs(data, noisy=True, sample=t) for t in range(mc_samples)])
-        return summarize(log_mean_exp(passes), y)
+            return self._log_probs(data, noisy=False, sample=0)
+        return log_mean_exp(
+            np.stack([self._log_probs(data, noisy=True, sample=t) for t in range(mc_samples)])
+        )
 
     def activation_stats(self, x: np.ndarray, *, training: bool = False) -> list[dict[str, float]]:
         """mean and var of each hidden layer's output as the next layer receives it."""
@@ -106,11 +118,21 @@ class TrainerBase(abc.ABC):
         return float(loss_sum) / count, float(correct) / count
 
     def _epoch_sums(self, x: Any, y: Any, batches: list[np.ndarray]) -> tuple[Any, Any]:
-        """(sum of per-example losses, number correct) over the batches, step by step."""
+        """(sum of per-example losses, number correct) over the batches, step by step.
+
+        The epoch's indices go to the data's device in one transfer: a transfer per step would
+        make an asynchronous device wait for the host at every step.
+        """
         loss_sum: Any = 0.0
         correct: Any = 0
-        for idx in map(self.put, batches):  # indices on the data's device
+        if not batches:
+            return loss_sum, correct
+        order = self.put(np.concatenate(batches))
+        start = 0
+        for size in map(len, batches):
+            idx = order[start : start + size]
+            start += size
             loss, hits = self._step(x[idx], y[idx], None)
-            loss_sum = loss_sum + loss * len(idx)
+            loss_sum = loss_sum + loss * size
             correct = correct + hits
         return loss_sum, correct

@@ -16,6 +16,10 @@ from common.config import Config
 from common.data import Dataset
 from common.params import init_params
 from common.progress import show_progress
+from common.trainer import TrainerBase
+
+# (trainer, data, epoch from 1) -> figures for that epoch's history row
+Probe = Callable[[TrainerBase, Dataset, int], dict]
 
 
 @dataclass
@@ -47,13 +51,15 @@ def fit(
     device: str = "cpu",
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    probe: Probe | None = None,
 ) -> RunResult:
     """Train backend's Trainer from init_params(cfg) for cfg.epochs; one history row per epoch.
 
     ``seconds`` is the epoch's training time, host-synced (the first includes any compilation);
     train_loss and train_acc come from the training forward passes, dropout on, as in D2L. A run
     whose loss stops being finite ends at that epoch, marked diverged. With cfg.mc_samples, the
-    last row adds mc_test_loss, mc_test_accuracy and mc_test_ece (MC dropout).
+    last row adds mc_test_loss, mc_test_accuracy and mc_test_ece (MC dropout). A probe's
+    figures, measured after each epoch's evaluation (untimed), join that epoch's row.
     """
     if isinstance(backend, str):
         backend = get_backend(backend)
@@ -84,6 +90,8 @@ def fit(
             if cfg.mc_samples and epoch == cfg.epochs - 1 and not result.diverged:
                 mc = trainer.evaluate(data.test_x, data.test_y, mc_samples=cfg.mc_samples)
                 result.history[-1].update({f"mc_test_{key}": value for key, value in mc.items()})
+            if probe is not None and not result.diverged:
+                result.history[-1].update(probe(trainer, data, epoch + 1))
             if on_epoch is not None:
                 on_epoch(result.history[-1])
             if result.diverged:

@@ -11,11 +11,11 @@ from common.data import load_fashion_mnist, synthetic_dataset
 BACKENDS = available_backends()
 
 
-def _cases() -> list:
+def _cases(variants_of=lambda backend: backend.VARIANTS) -> list:
     """(backend, variant, device) for every available pair, on the CPU and (marked gpu) the GPU."""
     cases = []
     for name in BACKENDS:
-        for variant in get_backend(name).VARIANTS:
+        for variant in variants_of(get_backend(name)):
             cases.append(pytest.param((name, variant, "cpu"), id=f"{name}-{variant}"))
             cases.append(
                 pytest.param((name, variant, "gpu"), id=f"{name}-{variant}-gpu", marks=pytest.mark.gpu)
@@ -36,9 +36,22 @@ def backend_variant(request: pytest.FixtureRequest):
     return backend, variant, gpu_device(backend) if device == "gpu" else device
 
 
-def dropout_of(backend, variant: str):
+def _dropouts(backend) -> tuple[str, ...]:
+    """The dropout ops a backend has: ours, and the framework's own layer where it has one."""
+    return ("scratch",) if backend.builtin_dropout is None else ("scratch", "builtin")
+
+
+@pytest.fixture(params=_cases(_dropouts))
+def backend_dropout(request: pytest.FixtureRequest):
+    """(backend module, "scratch" or "builtin", device name); GPU cases skip where there is no GPU."""
+    name, kind, device = request.param
+    backend = get_backend(name)
+    return backend, kind, gpu_device(backend) if device == "gpu" else device
+
+
+def dropout_of(backend, kind: str):
     """The dropout under test: ours ("scratch") or the framework's own layer ("builtin")."""
-    return backend.dropout if variant == "scratch" else backend.builtin_dropout
+    return backend.dropout if kind == "scratch" else backend.builtin_dropout
 
 
 @pytest.fixture(scope="session")

@@ -24,25 +24,25 @@ def positive(n=N, seed=1, dtype=np.float32):
 
 
 @pytest.mark.parametrize("p", RATES)
-def test_keep_fraction_within_five_sigma(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_keep_fraction_within_five_sigma(backend_dropout, p):
+    backend, variant, device = backend_dropout
     kept = draw(backend, variant, device, positive(), p) != 0
     assert abs(kept.mean() - (1 - p)) < five_sigma(p, N)
 
 
-def test_keep_probability_is_resolved_below_one_byte(backend_variant):
+def test_keep_probability_is_resolved_below_one_byte(backend_dropout):
     """At p = 0.5 - 2^-9 the uint32 threshold is 2^31 + 2^23: the NumPy and CPU torch ports
     decide on the top byte and draw more bits for ties (1 in 256), which keep with probability
     1/2. Resolving ties all one way, or 8-bit masks, would shift the keep fraction by 2^-9."""
-    backend, variant, device = backend_variant
+    backend, variant, device = backend_dropout
     p, n = 0.5 - 2**-9, 2**23
     kept = draw(backend, variant, device, np.ones(n, np.float32), p) != 0
     assert abs(kept.mean() - (1 - p)) < five_sigma(p, n) < 0.5 * 2**-9
 
 
 @pytest.mark.parametrize("p", RATES)
-def test_kept_values_are_x_over_keep_probability(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_kept_values_are_x_over_keep_probability(backend_dropout, p):
+    backend, variant, device = backend_dropout
     x = positive()
     out = draw(backend, variant, device, x, p)
     kept = out != 0
@@ -56,8 +56,8 @@ def test_kept_values_are_x_over_keep_probability(backend_variant, p):
 
 
 @pytest.mark.parametrize("p", RATES)
-def test_mean_is_preserved_within_five_sigma(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_mean_is_preserved_within_five_sigma(backend_dropout, p):
+    backend, variant, device = backend_dropout
     x = positive()
     out = draw(backend, variant, device, x, p).astype(np.float64)
     # Var(out_i) = x_i^2 p / (1-p); the mean over N has that over N.
@@ -66,20 +66,20 @@ def test_mean_is_preserved_within_five_sigma(backend_variant, p):
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
-def test_evaluation_passes_data_through(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_evaluation_passes_data_through(backend_dropout, p):
+    backend, variant, device = backend_dropout
     x = positive(1000)
     np.testing.assert_array_equal(draw(backend, variant, device, x, p, training=False), x)
 
 
-def test_rate_zero_is_identity(backend_variant):
-    backend, variant, device = backend_variant
+def test_rate_zero_is_identity(backend_dropout):
+    backend, variant, device = backend_dropout
     x = positive(1000)
     np.testing.assert_array_equal(draw(backend, variant, device, x, 0.0), x)
 
 
-def test_rate_one_gives_zeros(backend_variant):
-    backend, variant, device = backend_variant
+def test_rate_one_gives_zeros(backend_dropout):
+    backend, variant, device = backend_dropout
     out = draw(backend, variant, device, positive(1000), 1.0)
     assert out.shape == (1000,) and not out.any()
 
@@ -91,21 +91,21 @@ def test_rate_one_gives_zeros_even_for_inf_and_nan(backend):
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, math.nan, math.inf, -math.inf])
-def test_invalid_rate_is_a_value_error(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_invalid_rate_is_a_value_error(backend_dropout, p):
+    backend, variant, device = backend_dropout
     with pytest.raises(ValueError, match="dropout rate"):
         draw(backend, variant, device, positive(10), p)
 
 
 @pytest.mark.parametrize("p", ["0.5", None, [0.5], True])
-def test_non_number_rate_is_a_type_error(backend_variant, p):
-    backend, variant, device = backend_variant
+def test_non_number_rate_is_a_type_error(backend_dropout, p):
+    backend, variant, device = backend_dropout
     with pytest.raises((TypeError, ValueError)):
         draw(backend, variant, device, positive(10), p)
 
 
-def test_dtypes_are_kept(backend_variant):
-    backend, variant, device = backend_variant
+def test_dtypes_are_kept(backend_dropout):
+    backend, variant, device = backend_dropout
     dropout = dropout_of(backend, variant)
     for dtype in backend.DTYPES:
         x = backend.asarray(positive(4096), dtype=dtype, device=device)
@@ -116,24 +116,24 @@ def test_dtypes_are_kept(backend_variant):
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (3, 0, 2)])
-def test_zero_dimensional_and_empty(backend_variant, shape):
-    backend, variant, device = backend_variant
+def test_zero_dimensional_and_empty(backend_dropout, shape):
+    backend, variant, device = backend_dropout
     x = np.full(shape, 1.5, np.float32)
     out = draw(backend, variant, device, x, 0.5)
     assert out.shape == shape
     assert np.all((out == 0) | (out == 3.0))
 
 
-def test_same_seed_same_mask_other_seed_other_mask(backend_variant):
-    backend, variant, device = backend_variant
+def test_same_seed_same_mask_other_seed_other_mask(backend_dropout):
+    backend, variant, device = backend_dropout
     x = positive(4096)
     first, again, other = (draw(backend, variant, device, x, 0.5, seed=s) != 0 for s in (7, 7, 8))
     np.testing.assert_array_equal(first, again)
     assert (first != other).mean() > 0.4  # independent masks disagree on about half
 
 
-def test_neighbouring_mask_bits_are_uncorrelated(backend_variant):
-    backend, variant, device = backend_variant
+def test_neighbouring_mask_bits_are_uncorrelated(backend_dropout):
+    backend, variant, device = backend_dropout
     for p in (0.2, 0.5):
         kept = (draw(backend, variant, device, positive(), p) != 0).astype(np.float64)
         for lag in (1, 2, 8, 32):
@@ -141,8 +141,8 @@ def test_neighbouring_mask_bits_are_uncorrelated(backend_variant):
             assert abs(corr) < 5 / math.sqrt(N - lag), (p, lag, corr)
 
 
-def test_broadcast_dims_share_one_mask_value(backend_variant):
-    backend, variant, device = backend_variant
+def test_broadcast_dims_share_one_mask_value(backend_dropout):
+    backend, variant, device = backend_dropout
     if backend.NAME == "torch" and variant == "builtin":
         with pytest.raises(ValueError, match="broadcast_dims"):
             draw(backend, variant, device, positive(64).reshape(8, 8), 0.5, broadcast_dims=(0,))

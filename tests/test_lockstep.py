@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import BACKENDS
 
+from backends import get_backend
 from benchmarks.lockstep import run_lockstep
 from common.batches import batch_order
 from common.config import Config
@@ -38,6 +39,10 @@ def test_loss_actually_falls(runs):
 def test_lockstep_needs_two_backends():
     if len(BACKENDS) < 2:
         pytest.skip("only one backend installed: nothing to compare")
+
+
+# Every variant that takes injected masks (torch's compiled one too), port by port.
+MASKED = [(name, variant) for name in BACKENDS for variant in get_backend(name).Trainer.SCRATCH_VARIANTS]
 
 
 def trainers(cfg: Config):
@@ -82,10 +87,13 @@ def test_a_whole_epoch_in_float64_is_one_computation(fashion):
     (234 full batches, the same injected masks) where float32 runs part after about 60 steps."""
     cfg = Config(dtype="float64")
     steps = len(fashion.train_y) // cfg.batch_size
-    runs = {name: run_lockstep(name, cfg, fashion, steps) for name in BACKENDS}
-    first = BACKENDS[0]
+    runs = {
+        f"{name}/{variant}": run_lockstep(name, cfg, fashion, steps, variant=variant)
+        for name, variant in MASKED
+    }
+    first = next(iter(runs))
     assert runs[first][1]["W1"].dtype == np.float64 and np.mean(runs[first][0][-10:]) < 0.8
-    for name in BACKENDS[1:]:
+    for name in runs:
         np.testing.assert_allclose(runs[name][0], runs[first][0], rtol=0, atol=1e-9, err_msg=name)
         for key in runs[first][1]:
             np.testing.assert_allclose(
@@ -109,10 +117,13 @@ def test_every_noise_is_one_computation_in_every_port(fashion, noise):
     """The same injected multipliers (gaussian) or weight masks (dropconnect) through every port, in
     float64 (these noises leave the plateau sooner, and float32 rounding with them)."""
     cfg = Config(noise=noise, dtype="float64")
-    runs = {name: run_lockstep(name, cfg, fashion, 100) for name in BACKENDS}
-    first = BACKENDS[0]
+    runs = {
+        f"{name}/{variant}": run_lockstep(name, cfg, fashion, 100, variant=variant)
+        for name, variant in MASKED
+    }
+    first = next(iter(runs))
     assert np.mean(runs[first][0][-10:]) < runs[first][0][0] - 0.3  # it trains
-    for name in BACKENDS[1:]:
+    for name in runs:
         np.testing.assert_allclose(runs[name][0], runs[first][0], rtol=0, atol=1e-9, err_msg=name)
         for key, value in runs[first][1].items():
             np.testing.assert_allclose(runs[name][1][key], value, rtol=0, atol=1e-9, err_msg=key)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# XLA would take 75% of a GPU's memory when it first loads: another framework in the process (the
+# benchmarks time torch and JAX side by side) would then run out, and peaks would say nothing.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import flax.linen as linen
 import jax
 import jax.numpy as jnp

@@ -13,7 +13,7 @@ from common.config import check_rate
 from common.masks import keep_threshold, mask_shape
 
 NAME = "torch"
-VARIANTS = ("scratch", "builtin")
+VARIANTS = ("scratch", "builtin", "compiled")  # compiled: scratch under torch.compile
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 PRNG_IMPLS = ("torch",)  # torch.Generator: Mersenne Twister on the CPU, Philox on CUDA
 copy = torch.clone
