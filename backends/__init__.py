@@ -38,6 +38,9 @@ class Backend(Protocol):
     VARIANTS: tuple[str, ...]  # "scratch" (the chapter's hand-written dropout) first
     DTYPES: tuple[str, ...]  # dtype names asarray and dropout accept
     PRNG_IMPLS: tuple[str, ...]  # random-bit generators make_rng can build; the first is the default
+    KERAS_BACKEND: str | None  # Keras 3's backend on this framework (bench --peers), None if none
+    PEERS: dict[str, Callable[..., dict]]  # other code's training on this framework: (cfg, data) ->
+    # {"seconds": per epoch, "test_acc"}, run by bench --peers
     Trainer: type  # Trainer(cfg, params, *, variant="scratch", device="cpu"), a common.trainer.TrainerBase
     builtin_dropout: Callable[..., Any] | None  # the framework's own dropout behind dropout's signature
 

@@ -17,6 +17,8 @@ VARIANTS = ("scratch",)
 DTYPES = ("float16", "float32", "float64")
 PRNG_IMPLS = ("pcg64",)
 builtin_dropout = None  # NumPy has no dropout of its own
+KERAS_BACKEND = None  # Keras' NumPy backend cannot train
+PEERS: dict = {}
 
 
 def versions() -> dict[str, str]:

@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = command("bench", "dropout op and training throughput benchmarks")
     bench.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
     bench.add_argument("--quick", action="store_true", help="small sizes and data: a smoke run")
+    bench.add_argument(
+        "--peers", action="store_true", help="also time Keras 3 and the chapter's own recipe on the same work"
+    )
     bench.add_argument("--device", default="cpu", help="cpu or gpu")
     bench.add_argument("--out", type=Path, default=None, help="default: a new results/bench-<timestamp>/")
     bench.set_defaults(run=run_bench)

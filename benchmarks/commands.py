@@ -10,7 +10,7 @@ from collections.abc import Callable
 from tqdm.auto import tqdm
 
 from backends import available_backends, get_backend, known_backends
-from benchmarks import dropout, loading, training
+from benchmarks import dropout, loading, peers, training
 from benchmarks.compare import plan_runs, run_compare
 from benchmarks.engine import DataSpec, Executor, InlineExecutor, LocalExecutor
 from benchmarks.folder import ResultsFolder, new_folder
@@ -196,6 +196,10 @@ def run_bench(args: argparse.Namespace) -> int:
         dropout_rows = dropout.run(args.backends, device=args.device, quick=args.quick)
         say(args, "bench: matmul yardsticks, then training epochs through fit")
         train = training.run(args.backends, device=args.device, quick=args.quick)
+        if args.peers:
+            say(args, "bench: peers (Keras 3, the chapter's recipe), each in a process of its own")
+            train["peers"] = peers.run(args.backends, Config.from_dict(train["config"]), args.quick)
+            peers.add_speedups(train["peers"], train["rows"])
         doc = {
             "schema_version": SCHEMA_VERSION,
             "environment": environment(args.backends),

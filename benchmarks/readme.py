@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import executors, lockstep, study_figures, training
+from benchmarks import executors, lockstep, peers, study_figures, training
 from benchmarks.machine import describe_threads
 from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
 from benchmarks.results import check_document, compare_rows
@@ -29,7 +29,7 @@ STUDY_RUNS = ROOT / "docs" / "studies"
 FILES = ("README.md", "docs/differences.md", "docs/studies.md")
 COMMANDS = {
     "compare": "dropout-ports compare --seeds 0 1 2 --out docs/runs/compare",
-    "bench": "dropout-ports bench --out docs/runs/bench",
+    "bench": "dropout-ports bench --peers --out docs/runs/bench",
     "bench-gpu": "dropout-ports bench --device gpu --out docs/runs/bench-gpu (scripts/gpu-check.sh)",
     "lockstep": "python -m benchmarks.lockstep --out docs/runs/lockstep.json",
     "executors": "python -m benchmarks.executors --out docs/runs/executors.json",
@@ -97,6 +97,17 @@ def training_block(folder: str = "bench") -> str:
     )
 
 
+def peers_block() -> str:
+    train = _document("bench/bench.json")["training"]
+    return "\n".join(
+        [
+            f"`{COMMANDS['bench']}`, in the same run as the table above:",
+            "",
+            markdown_table(train.get("peers", []), peers.COLUMNS),
+        ]
+    )
+
+
 def lockstep_block() -> str:
     rows = read_json(RUNS / "lockstep.json")["lockstep"]
     return f"`{COMMANDS['lockstep']}`:\n\n" + markdown_table(rows, lockstep.COLUMNS)
@@ -145,6 +156,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "compare": compare_block,
     "bench-dropout": dropout_block,
     "bench-training": training_block,
+    "bench-peers": peers_block,
     "lockstep": lockstep_block,
     "executors": executors_block,
     "studies": studies_block,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import dropout, training
+from benchmarks import dropout, peers, training
 from benchmarks.figures import dropout_plot, throughput_bars, training_curves
 from benchmarks.machine import describe_threads
 from benchmarks.results import compare_rows
@@ -170,8 +170,25 @@ def bench_markdown(doc: dict) -> str:
             "",
             markdown_table(train["rows"], training.COLUMNS),
             "",
+            *peers_section(train),
         ]
     )
+
+
+def peers_section(train: dict) -> list[str]:
+    """bench --peers: the peers' epochs beside the ports' scratch epochs of the same run."""
+    if not train.get("peers"):
+        return []
+    versions = ", ".join(sorted({row["version"] for row in train["peers"] if row.get("version")}))
+    return [
+        "## Peers (the same MLP, data, batch size and epochs; each in a process of its own)",
+        "",
+        markdown_table(train["peers"], peers.COLUMNS),
+        "",
+        f'Measured in this run{f" ({versions})" if versions else ""}; "port faster by" is the peer\'s '
+        "epoch over the port's scratch epoch.",
+        "",
+    ]
 
 
 def render_bench(doc: dict, out_dir: Path) -> None:

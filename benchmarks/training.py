@@ -46,6 +46,7 @@ def run(
         "yardsticks": sticks,
         "epoch_gflop": flops / 1e9,
         "device": device,
+        "config": cfg.to_dict(),
         "rows": rows,
     }
 

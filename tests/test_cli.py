@@ -208,11 +208,13 @@ def test_interrupt_before_the_first_run_claims_no_results(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.0)  # imports and yardsticks: well before a run ends
+    said = b""
+    while b"results go to" not in said:  # the data is loaded; yardsticks come next, then the first run
+        said += process.stderr.readline()
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert "nothing saved" in stderr.decode() and not (out / "results.json").exists()
+    assert "nothing saved" in (said + stderr).decode() and not (out / "results.json").exists()
 
 
 def test_diverged_runs_are_marked_and_left_out(tmp_path):
@@ -290,3 +292,19 @@ def test_the_model_options_reach_every_run(tmp_path):
     (run,) = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert run["config"]["num_hiddens"] == [64, 32, 16] and run["config"]["noise"] == "gaussian"
     assert run["config"]["dtype"] == "float64" and 0 <= run["history"][-1]["mc_test_ece"] <= 1
+
+
+def test_bench_peers_measures_keras_and_the_chapters_recipe_beside_the_ports(tmp_path):
+    done = cli("bench", "--quick", "--peers", "--quiet", "--backends", "torch", "jax", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    train = json.loads((tmp_path / "bench.json").read_text())["training"]
+    peers = {(row["backend"], row["peer"]): row for row in train["peers"]}
+    assert set(peers) == {("torch", "Keras 3"), ("torch", "the chapter's recipe"), ("jax", "Keras 3")}
+    for row in peers.values():
+        assert row["epoch_s"] > 0 and 0 <= row["test_acc"] <= 1 and row["speedup"] > 0, row
+        assert row["port_epoch_s"] == next(
+            r["epoch_s"]
+            for r in train["rows"]
+            if r["backend"] == row["backend"] and r["variant"] == "scratch"
+        )
+    assert "## Peers" in (tmp_path / "bench.md").read_text()

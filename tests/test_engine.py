@@ -46,7 +46,7 @@ def test_local_workers_are_the_default_and_give_the_inline_answers(inline, tmp_p
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["executor"]["name"] == "local" and doc["executor"]["parallel"]
     assert "Executor: local" in (tmp_path / "results.md").read_text()
-    assert accuracies(tmp_path) == accuracies(inline) and len(accuracies(inline)) == 6
+    assert accuracies(tmp_path) == accuracies(inline) and len(accuracies(inline)) == 8  # torch: 3 variants
 
 
 def test_each_run_reports_its_own_process_peak(tmp_path):

@@ -14,7 +14,7 @@ from test_cli import assert_valid_png, cli
 from backends import get_backend
 from benchmarks.probes import MC_SAMPLES, activation_variance, mc_dropout, train_set_fit
 from benchmarks.studies import STUDIES, get_study, plan_study
-from benchmarks.study_report import agreement, study_rows
+from benchmarks.study_findings import agreement, study_rows
 from common.config import Config
 from common.data import first_examples
 from common.params import init_params

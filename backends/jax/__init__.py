@@ -11,7 +11,9 @@ train step, exactly as in the scratch variant; nnx keeps its RNG state inside th
 
 from backends.jax.ops import (
     DTYPES,
+    KERAS_BACKEND,
     NAME,
+    PEERS,
     PRNG_IMPLS,
     VARIANTS,
     asarray,
@@ -33,7 +35,9 @@ from backends.jax.training import Net, Trainer, TrainState, forward_pass, mlp, t
 
 __all__ = [
     "DTYPES",
+    "KERAS_BACKEND",
     "NAME",
+    "PEERS",
     "PRNG_IMPLS",
     "VARIANTS",
     "Net",

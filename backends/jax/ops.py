@@ -18,6 +18,8 @@ from common.config import check_rate
 from common.masks import keep_threshold, mask_shape
 
 NAME = "jax"
+KERAS_BACKEND = "jax"
+PEERS: dict = {}
 VARIANTS = ("scratch", "builtin")
 DTYPES = ("float16", "bfloat16", "float32")
 PRNG_IMPLS = ("threefry2x32", "rbg")  # JAX's default first; Config.prng_impl picks one for training

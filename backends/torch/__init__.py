@@ -6,6 +6,7 @@ Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switch
 
 from backends.torch.ops import (
     DTYPES,
+    KERAS_BACKEND,
     NAME,
     PRNG_IMPLS,
     VARIANTS,
@@ -25,11 +26,16 @@ from backends.torch.ops import (
     to_numpy,
     versions,
 )
+from backends.torch.recipe import train_chapter_recipe
 from backends.torch.training import ScratchNet, Trainer, builtin_net
+
+PEERS = {"the chapter's recipe": train_chapter_recipe}  # D2L's DataLoader and Net, as it runs them
 
 __all__ = [
     "DTYPES",
+    "KERAS_BACKEND",
     "NAME",
+    "PEERS",
     "PRNG_IMPLS",
     "VARIANTS",
     "ScratchNet",

@@ -13,6 +13,7 @@ from common.config import check_rate
 from common.masks import keep_threshold, mask_shape
 
 NAME = "torch"
+KERAS_BACKEND = "torch"
 VARIANTS = ("scratch", "builtin", "compiled")  # compiled: scratch under torch.compile
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 PRNG_IMPLS = ("torch",)  # torch.Generator: Mersenne Twister on the CPU, Philox on CUDA
@@ -121,8 +122,9 @@ def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: to
 
 
 def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
-    """The chapter's ``mask * X / (1 - p)``; autograd gives mask / (1 - p)."""
-    return x * keep / (1.0 - p)
+    """The chapter's ``mask * X / (1 - p)``, dividing in place: one fresh tensor, not two (on the
+    CPU each fresh tensor is page-faulted in); autograd gives mask / (1 - p)."""
+    return (x * keep).div_(1.0 - p)
 
 
 def dropout(
