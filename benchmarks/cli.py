@@ -162,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     study = command("study", "one of the chapter's open questions, answered in every port")
     study.add_argument("name", nargs="?", choices=STUDIES, metavar="NAME", help="the study (see --list)")
     study.add_argument("--list", action="store_true", help="the studies, one line each")
-    study.add_argument("--quick", action="store_true", help="few settings and epochs, a data subset: seconds")
+    study.add_argument(
+        "--quick", action="store_true", help="few settings and epochs, a data subset: well under a minute"
+    )
     study.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
     study.add_argument("--seeds", nargs="+", type=seed_arg, help="default: the study's (0 1 with --quick)")
     add_config_args(study)

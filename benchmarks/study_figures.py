@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from benchmarks.figures import plt  # Agg, set once
+from benchmarks.study_findings import mean_of
 
 
 def draw(doc: dict, rows: list[dict], out_dir: Path) -> list[str]:
@@ -31,11 +32,6 @@ def _ports(rows: list[dict]) -> list[str]:
 
 def _settings(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(row["setting"] for row in rows))
-
-
-def _mean(row: dict, key: str) -> float:
-    values = [v for v in row.get("last", {}).get(key, []) if v is not None]
-    return float(np.mean(values)) if values else np.nan
 
 
 def _save(fig, path: Path) -> bool:
@@ -96,7 +92,8 @@ def rate_heatmaps(doc: dict, rows: list[dict], path: Path) -> bool:
         for row in rows:
             if row["port"] == name:
                 a, b = arms[row["setting"]]["dropouts"]
-                grid[p1s.index(a), p2s.index(b)] = _mean(row, "test_acc")
+                value = mean_of(row, "test_acc")
+                grid[p1s.index(a), p2s.index(b)] = np.nan if value is None else value
         image = ax.imshow(grid, origin="lower", cmap="viridis")
         for (i, j), value in np.ndenumerate(grid):
             ax.text(

@@ -89,11 +89,13 @@ class TrainerBase(abc.ABC):
         """loss (NLL), accuracy and ece (15 bins). mc_samples=0: dropout off; T > 0: the noise
         stays on and the prediction is the mean of T softmax outputs (MC dropout)."""
         x, y = check_batch(self.cfg, x, y)
-        return summarize(self.predict_log_probs(x, mc_samples=mc_samples), y)
+        return summarize(self._predict(x, mc_samples), y)
 
     def predict_log_probs(self, x: np.ndarray, *, mc_samples: int = 0) -> np.ndarray:
         """float64 log-probabilities of the classes, as ``evaluate`` predicts them."""
-        x = check_inputs(self.cfg, x)
+        return self._predict(check_inputs(self.cfg, x), mc_samples)
+
+    def _predict(self, x: np.ndarray, mc_samples: int) -> np.ndarray:
         if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 0:
             raise ValueError(f"mc_samples must be an int >= 0, got {mc_samples!r}")
         data = self.put(x)

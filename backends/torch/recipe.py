@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from backends.torch.training import load_params
 from common.config import Config
 from common.data import Dataset
 from common.params import init_params
@@ -49,11 +50,7 @@ class Net(nn.Module):
         super().__init__()
         self.lins = nn.ModuleList(nn.Linear(fan_in, fan_out) for fan_in, fan_out in cfg.layer_shapes)
         self.dropouts = cfg.dropouts
-        with torch.no_grad():
-            params = init_params(cfg)
-            for i, lin in enumerate(self.lins, start=1):
-                lin.weight.copy_(torch.from_numpy(params[f"W{i}"]).T)
-                lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+        load_params(list(self.lins), init_params(cfg))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.reshape((x.shape[0], -1))

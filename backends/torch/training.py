@@ -17,6 +17,14 @@ from common.params import Params
 from common.trainer import TrainerBase
 
 
+@torch.no_grad()
+def load_params(linears: list[nn.Linear], params: Params) -> None:
+    """The common layout's W1, b1, ... into torch's Linear layers (weights stored (out, in))."""
+    for i, linear in enumerate(linears, start=1):
+        linear.weight.copy_(torch.from_numpy(params[f"W{i}"]).T)
+        linear.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+
+
 class ScratchNoise(nn.Module):
     """The chapter's ``dropout_layer`` as a module (or gaussian noise at the same rate): on in
     ``train()``, off in ``eval()``. Under dropconnect it passes activations through, and the net
@@ -26,17 +34,27 @@ class ScratchNoise(nn.Module):
         super().__init__()
         self.p, self.generator, self.noise = p, generator, noise
 
+    def draw(self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
+        """This layer's noise for a tensor of shape (activations; under dropconnect, the weights that
+        read them): gaussian multipliers or a bool keep-mask, None where the rate draws nothing."""
+        if self.noise == "dropconnect":
+            return keep_mask(self.generator, shape, self.p, device)
+        if not 0.0 < self.p < 1.0:
+            return None
+        if self.noise == "gaussian":
+            return 1 + noise_std(self.p) * torch.randn(
+                shape, generator=self.generator, device=device, dtype=dtype
+            )
+        return keep_mask(self.generator, shape, self.p, device)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if not self.training or self.noise == "dropconnect":
             return x
-        if self.noise == "gaussian":
-            if mask is None and self.p > 0:
-                normal = torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-                mask = 1 + noise_std(self.p) * normal
-            return x if mask is None else x * mask
-        if mask is not None:
-            return apply_keep(x, mask, self.p)
-        return dropout(x, self.p, self.generator)
+        if mask is None:
+            mask = self.draw(tuple(x.shape), x.device, x.dtype)
+        if mask is None:  # rate 0 or 1: no draw
+            return dropout(x, self.p, self.generator)
+        return x * mask if self.noise == "gaussian" else apply_keep(x, mask, self.p)
 
 
 class ScratchNet(nn.Module):
@@ -62,16 +80,10 @@ class ScratchNet(nn.Module):
         eagerly, because a graph cannot hold a torch.Generator, and computes the same run."""
         masks: list[torch.Tensor | None] = []
         for noise, reader in zip(self.dropouts, self.linears[1:], strict=True):
-            hidden = (batch, reader.in_features)
-            if noise.noise == "dropconnect":
-                masks.append(keep_mask(noise.generator, tuple(reader.weight.shape), noise.p, device).T)
-            elif not 0.0 < noise.p < 1.0:
-                masks.append(None)
-            elif noise.noise == "gaussian":
-                normal = torch.randn(hidden, generator=noise.generator, device=device, dtype=dtype)
-                masks.append(1 + noise_std(noise.p) * normal)
+            if noise.noise == "dropconnect":  # drawn as the weight is laid out, (out, in)
+                masks.append(noise.draw(tuple(reader.weight.shape), device, dtype).T)
             else:
-                masks.append(keep_mask(noise.generator, hidden, noise.p, device))
+                masks.append(noise.draw((batch, reader.in_features), device, dtype))
         return masks
 
     def linear(self, i: int, x: torch.Tensor, masks: list[torch.Tensor] | None) -> torch.Tensor:
@@ -82,9 +94,7 @@ class ScratchNet(nn.Module):
             return linear(x)
         noise = self.dropouts[i - 1]
         keep = (
-            masks[i - 1].T
-            if masks is not None
-            else keep_mask(noise.generator, linear.weight.shape, noise.p, x.device)
+            masks[i - 1].T if masks is not None else noise.draw(tuple(linear.weight.shape), x.device, x.dtype)
         )
         return F.linear(x, apply_keep(linear.weight, keep, noise.p), linear.bias)
 
@@ -126,10 +136,7 @@ class Trainer(TrainerBase):
         self.eval_generator = make_rng(cfg.seed + EVAL_STREAM, "cpu")  # MC dropout's own stream
         self.model.to(self.device, self.dtype)
         self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for i, linear in enumerate(self.linears, start=1):
-                linear.weight.copy_(torch.from_numpy(self.initial_params[f"W{i}"]).T)  # (out, in)
-                linear.bias.copy_(torch.from_numpy(self.initial_params[f"b{i}"]))
+        load_params(self.linears, self.initial_params)
         weights = [linear.weight for linear in self.linears]
         biases = [linear.bias for linear in self.linears]
         # builtin: SGD's own weight_decay, on the weights' group only; scratch, compiled: the penalty
