@@ -7,11 +7,13 @@ import pytest
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
+from conftest import five_sigma  # noqa: E402
 
 from backends import jax as jb  # noqa: E402
+from backends.jax import masks as jax_masks  # noqa: E402
 from backends.jax import training as jax_training  # noqa: E402
 from common.config import Config  # noqa: E402
-from common.masks import random_masks  # noqa: E402
+from common.masks import keep_threshold, random_masks  # noqa: E402
 from common.params import init_params  # noqa: E402
 
 SMALL = Config(num_hiddens=(32, 16), batch_size=64)
@@ -47,6 +49,37 @@ def test_invalid_rate_fails_at_trace_time():
         jax.jit(lambda x, k: jb.dropout(x, 1.5, k))(jnp.ones(3), jb.make_rng(0))
     with pytest.raises(TypeError, match="real number"):
         jax.jit(lambda x, k, p: jb.dropout(x, p, k))(jnp.ones(3), jb.make_rng(0), 0.5)
+
+
+TIED = 1 - (0xC8 + 0.5) / 256  # threshold 0xC8800000: a tie with the top byte keeps with probability 1/2
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_ties_keep_exactly_whether_buffered_or_spilled(monkeypatch, buffered):
+    """Ties resolved all one way would move the keep fraction by 1/512, 2.7 times five sigma here."""
+    shape, key = (jax_masks.CHUNK * 32,), jb.make_rng(5)
+    assert keep_threshold(TIED) == 0xC8800000
+    buffered_mask = np.asarray(jax_masks.keep_bits(key, shape, TIED))
+    if not buffered:  # one slot: every chunk overflows and its ties draw from the spill array
+        monkeypatch.setattr(jax_masks, "tie_slots", lambda size: 1)
+    kept = np.asarray(jax_masks.keep_bits(key, shape, TIED))
+    assert abs(kept.mean() - (1 - TIED)) < five_sigma(TIED, kept.size) < 2**-9 / 2
+    assert buffered == np.array_equal(kept, buffered_mask)  # the spill path did run
+
+
+def test_byte_draws_on_the_cpu_for_threefry_only():
+    """Threefry keys draw a byte per element (in chunks, a key each); rbg keys 32 bits."""
+    shape, p = (jax_masks.CHUNK + 100,), 0.2
+    for impl, bytes_drawn in (("threefry2x32", True), ("rbg", False)):
+        key = jb.make_rng(0, impl=impl)
+        words = np.asarray(jax.random.bits(key, shape, jnp.uint32) < np.uint32(keep_threshold(p)))
+        kept = np.asarray(jax_masks.keep_bits(key, shape, p))
+        np.testing.assert_array_equal(
+            kept, jax.jit(jax_masks.keep_bits, static_argnums=(1, 2))(key, shape, p)
+        )
+        assert np.array_equal(kept, words) != bytes_drawn
+    head, tail = kept[: jax_masks.CHUNK], kept[jax_masks.CHUNK :]
+    assert not np.array_equal(head[: tail.size], tail)  # chunks draw from keys of their own
 
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])

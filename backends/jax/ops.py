@@ -14,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from backends.jax.masks import keep_bits
 from common.config import check_rate
-from common.masks import keep_threshold, mask_shape
+from common.masks import mask_shape
 
 NAME = "jax"
 KERAS_BACKEND = "jax"
@@ -111,11 +112,6 @@ def dropout(
     if p == 1.0:
         return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
     return apply_keep(x, keep_bits(key, shape, p), p)
-
-
-def keep_bits(key: jax.Array, shape: tuple[int, ...], p: float) -> jax.Array:
-    """A bool mask, True with probability 1 - p to within 2^-32: 32 random bits per element."""
-    return jax.random.bits(key, shape, jnp.uint32) < jnp.uint32(keep_threshold(p))
 
 
 def builtin_dropout(

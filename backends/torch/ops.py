@@ -114,16 +114,20 @@ def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: to
     top, rest = threshold >> 24, threshold & 0xFFFFFF
     words = torch.empty((size + 7) // 8, dtype=torch.int64, device=device)
     draws = words.random_(-(2**63), None, generator=rng).view(torch.uint8)[:size]
-    keep = draws < top
-    if rest:
-        ties = (draws == top).nonzero().squeeze(1)
+    ties = (draws == top).nonzero().squeeze(1) if rest else None
+    keep = torch.lt(draws, top, out=draws.view(torch.bool))  # in place: one fresh buffer fewer
+    if ties is not None:
         keep[ties] = torch.empty(len(ties), dtype=torch.int64).random_(0, 2**24, generator=rng) < rest
     return keep.view(shape)
 
 
 def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
-    """The chapter's ``mask * X / (1 - p)``, dividing in place: one fresh tensor, not two (on the
-    CPU each fresh tensor is page-faulted in); autograd gives mask / (1 - p)."""
+    """The chapter's ``mask * X / (1 - p)`` with one fresh tensor (on the CPU each is page-faulted
+    in); autograd gives mask / (1 - p). On the CPU torch multiplies by a bool mask element by
+    element, 2x slower than float by float, so a full-size mask is cast first; CUDA's kernels cast
+    as they go, and a broadcast mask is smaller than x."""
+    if x.device.type == "cpu" and keep.shape == x.shape:
+        return keep.to(x.dtype).mul_(x).div_(1.0 - p)
     return (x * keep).div_(1.0 - p)
 
 
