@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -14,6 +17,7 @@ from common.config import Config
 from common.flops import gemm_flops, gemm_shapes
 from common.timing import median_seconds
 
+T = TypeVar("T")
 SQUARE = 2048  # the machine-peak matmul's size (float32, square)
 QUICK_SQUARE = 512
 # Environment variables that change which kernels or how many threads the numbers came from.
@@ -89,20 +93,33 @@ def gemm_gflops(name: str, shapes: list[tuple[int, int, int]], device: str, repe
     return gemm_flops(shapes) / seconds / 1e9
 
 
-def yardsticks(names: Sequence[str], cfg: Config, device: str = "cpu", quick: bool = False) -> dict:
-    """Each framework's square matmul and its matmuls at the MLP's shapes; the machine's peak is
-    the best square rate of them all."""
+def in_fresh_process(function: Callable[..., T], *args: Any) -> T:
+    """function(*args) in a spawned process holding no framework but the one it loads: in one
+    process, the idle threads of a framework timed earlier (torch's) slow XLA's GEMMs by a third."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def framework_yardsticks(name: str, cfg: Config, device: str = "cpu", quick: bool = False) -> dict:
+    """One framework's square matmul rate and its rate over the MLP's matmuls, in this process."""
     size = QUICK_SQUARE if quick else SQUARE
     repeats = 3 if quick else 7
-    by_backend = {
-        name: {
-            "square_gflops": gemm_gflops(name, [(size, size, size)], device, repeats),
-            "mlp_gflops": gemm_gflops(name, gemm_shapes(cfg), device, repeats),
-        }
-        for name in names
-    }
     return {
-        "square": size,
+        "square_gflops": gemm_gflops(name, [(size, size, size)], device, repeats),
+        "mlp_gflops": gemm_gflops(name, gemm_shapes(cfg), device, repeats),
+    }
+
+
+def combine_yardsticks(by_backend: dict[str, dict], quick: bool = False) -> dict:
+    """The frameworks' yardsticks, and the machine's peak: the best square rate of them all."""
+    return {
+        "square": QUICK_SQUARE if quick else SQUARE,
         "peak_gflops": max(b["square_gflops"] for b in by_backend.values()),
         "by_backend": by_backend,
     }
+
+
+def yardsticks(names: Sequence[str], cfg: Config, device: str = "cpu", quick: bool = False) -> dict:
+    """Each framework's yardsticks, each measured in a fresh process of its own."""
+    by_backend = {name: in_fresh_process(framework_yardsticks, name, cfg, device, quick) for name in names}
+    return combine_yardsticks(by_backend, quick)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import dropout, executors, lockstep, peers, study_figures, training
+from benchmarks import dropout, executors, lockstep, peers, study_figures, targets, training
 from benchmarks.machine import describe_threads
 from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
 from benchmarks.results import check_document, compare_rows
@@ -113,6 +113,17 @@ def peers_block() -> str:
     )
 
 
+def targets_block(folder: str = "bench") -> str:
+    doc = _document(f"{folder}/bench.json")
+    return "\n".join(
+        [
+            f"`{COMMANDS[folder]}`, the same run:",
+            "",
+            markdown_table(targets.target_rows(doc), targets.COLUMNS),
+        ]
+    )
+
+
 def lockstep_block() -> str:
     rows = read_json(RUNS / "lockstep.json")["lockstep"]
     return f"`{COMMANDS['lockstep']}`:\n\n" + markdown_table(rows, lockstep.COLUMNS)
@@ -162,11 +173,13 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "bench-dropout": dropout_block,
     "bench-training": training_block,
     "bench-peers": peers_block,
+    "bench-targets": targets_block,
     "lockstep": lockstep_block,
     "executors": executors_block,
     "studies": studies_block,
     "bench-gpu-dropout": lambda: dropout_block("bench-gpu"),
     "bench-gpu-training": lambda: training_block("bench-gpu"),
+    "bench-gpu-targets": lambda: targets_block("bench-gpu"),
 }
 STUDY_BLOCK = "study-"  # study-NAME: that study's section of docs/studies.md
 

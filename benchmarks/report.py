@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import dropout, peers, training
+from benchmarks import dropout, peers, targets, training
 from benchmarks.figures import dropout_plot, throughput_bars, training_curves
 from benchmarks.machine import describe_threads
 from benchmarks.results import compare_rows
@@ -171,6 +171,10 @@ def bench_markdown(doc: dict) -> str:
             markdown_table(train["rows"], training.COLUMNS),
             "",
             *peers_section(train),
+            "## Targets (measured in this run)",
+            "",
+            markdown_table(targets.target_rows(doc), targets.COLUMNS),
+            "",
         ]
     )
 

@@ -14,6 +14,7 @@ from benchmarks.folder import FolderError, ResultsFolder, new_folder
 from benchmarks.machine import describe_threads, environment
 from benchmarks.stats import difference_test, equivalence, mean_interval
 from benchmarks.store import write_json_atomic
+from benchmarks.targets import target_rows
 from benchmarks.throughput import add_shares
 
 
@@ -105,3 +106,36 @@ def test_mean_interval_is_students():
 def test_titles_name_the_data_set_not_a_path():
     assert data_label("/usr/share/datasets/fashion-mnist") == "Fashion-MNIST"
     assert "synthetic" in data_label("synthetic(seed=0)")
+
+
+def _dropout_row(label: str, ms: float, own_copy_ms: float, size: int = 2**24) -> dict:
+    return {"implementation": label, "is_copy": label.endswith("copy"), "p": 0.5, "size": size, "ms": ms,
+            "ratio_to_copy": ms / own_copy_ms}  # fmt: skip
+
+
+def test_targets_take_each_ratio_from_the_largest_size_of_the_run():
+    rows = [
+        _dropout_row("numpy copy", 5.0, 5.0),
+        _dropout_row("numpy scratch", 14.0, 5.0),  # 2.8x its own copy: met
+        _dropout_row("torch copy", 10.0, 10.0),
+        _dropout_row("torch scratch", 31.0, 10.0),  # 3.1x its own copy, 6.2x numpy's: both missed
+        _dropout_row("torch copy", 0.001, 0.001, size=2**10),
+        _dropout_row("torch scratch", 1.0, 0.001, size=2**10),  # not the largest size: no target
+    ]
+    training = {
+        "rows": [{"backend": "torch", "variant": v, "of_own_gemm": 0.7} for v in ("scratch", "builtin")]
+    }
+    got = {
+        (r["what"], r["target"]): r["met"]
+        for r in target_rows({"device": "cpu", "dropout": rows, "training": training})
+    }
+    assert got == {
+        ("numpy scratch dropout, p = 0.5", "<= 3x own copy"): True,
+        ("numpy scratch dropout, p = 0.5", "<= 6x fastest copy"): True,
+        ("torch scratch dropout, p = 0.5", "<= 3x own copy"): False,
+        ("torch scratch dropout, p = 0.5", "<= 6x fastest copy"): False,
+        ("torch scratch epoch", ">= 75% of own GEMM"): False,
+        ("torch builtin epoch", ">= 60% of own GEMM"): True,
+    }
+    on_gpu = target_rows({"device": "gpu", "dropout": rows[2:4], "training": training})
+    assert [(r["measured"], r["met"]) for r in on_gpu] == [("32%", False)]  # epochs: CPU targets only

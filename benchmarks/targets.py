@@ -1,0 +1,69 @@
+"""The project's speed targets, checked against one bench document: each with the figure
+measured in that run, met or missed. The peers' targets stand in their own table (``peers``).
+
+Scratch dropout at the largest size: on the CPU at most 3x its framework's own copy and 6x the
+run's fastest copy; on a GPU at least 70% of the copy's bandwidth. Epochs on the CPU: at least 75%
+of the framework's own GEMM rate at the MLP's shapes for scratch variants, 60% for builtin ones.
+"""
+
+from __future__ import annotations
+
+from benchmarks.dropout import with_fastest_copy
+from benchmarks.tables import Column
+
+DROPOUT_OWN_COPY = 3.0
+DROPOUT_FASTEST_COPY = 6.0
+DEVICE_COPY_SHARE = 0.70
+EPOCH_SHARES = {"scratch": 0.75, "builtin": 0.60}
+
+
+def kind(row: dict) -> str:
+    """scratch, builtin, chapter or copy: the word after the backend in a dropout row's label."""
+    return row["implementation"].split()[1]
+
+
+def target_rows(doc: dict) -> list[dict]:
+    """One row per target the bench document measures."""
+    dropout = with_fastest_copy(doc["dropout"])
+    largest = max(row["size"] for row in dropout)
+    on_cpu = doc["device"] == "cpu"
+    rows = []
+    for row in dropout:
+        if row["size"] != largest or kind(row) != "scratch":
+            continue
+        what = f"{row['implementation']} dropout, p = {row['p']}"
+        if on_cpu:
+            own, fastest = row["ratio_to_copy"], row["ratio_to_fastest_copy"]
+            rows.append(
+                _row(what, f"<= {DROPOUT_OWN_COPY:g}x own copy", f"{own:.2f}x", own <= DROPOUT_OWN_COPY)
+            )
+            rows.append(
+                _row(
+                    what,
+                    f"<= {DROPOUT_FASTEST_COPY:g}x fastest copy",
+                    f"{fastest:.2f}x",
+                    fastest <= DROPOUT_FASTEST_COPY,
+                )
+            )
+        else:
+            share = 1 / row["ratio_to_fastest_copy"]
+            goal = f">= {DEVICE_COPY_SHARE:.0%} of the copy's bandwidth"
+            rows.append(_row(what, goal, f"{share:.0%}", share >= DEVICE_COPY_SHARE))
+    for row in doc["training"]["rows"] if on_cpu else []:
+        floor, share = EPOCH_SHARES.get(row["variant"]), row.get("of_own_gemm")
+        if floor is not None and share is not None:
+            what = f"{row['backend']} {row['variant']} epoch"
+            rows.append(_row(what, f">= {floor:.0%} of own GEMM", f"{share:.0%}", share >= floor))
+    return rows
+
+
+def _row(what: str, target: str, measured: str, met: bool) -> dict:
+    return {"what": what, "target": target, "measured": measured, "met": met}
+
+
+COLUMNS: list[Column] = [
+    ("what", lambda r: r["what"]),
+    ("target", lambda r: r["target"]),
+    ("measured", lambda r: r["measured"]),
+    ("result", lambda r: "met" if r["met"] else "missed"),
+]
