@@ -12,6 +12,8 @@ import numpy as np
 from benchmarks.results import finished, is_failed
 from benchmarks.stats import difference_test
 
+CHANCE_FACTOR = 1.2  # at most this many times chance accuracy (1 / classes): collapsed
+
 
 def port(run: dict) -> str:
     return f"{run['backend']}/{run['variant']}"
@@ -32,6 +34,7 @@ def study_rows(doc: dict) -> list[dict]:
             "done": done,
             "failed": sum(map(is_failed, runs)),
             "diverged": sum(run["diverged"] for run in runs),
+            "collapsed": sum(map(collapsed, done)),
         }
         if done:
             row["last"] = {
@@ -42,6 +45,12 @@ def study_rows(doc: dict) -> list[dict]:
             row["epoch_s"] = float(np.mean(later))
         rows.append(row)
     return rows
+
+
+def collapsed(run: dict) -> bool:
+    """A finished run whose test accuracy ended at chance: its loss stayed finite, but the net died
+    (every ReLU off, say), so nothing marks it diverged."""
+    return run["history"][-1]["test_acc"] <= CHANCE_FACTOR / run["config"]["num_outputs"]
 
 
 def mean_of(row: dict, key: str) -> float | None:
@@ -110,19 +119,17 @@ def finding(name: str, rows: list[dict]) -> str:
 
 
 def lost_runs(rows: list[dict]) -> str:
-    """A sentence naming the settings whose runs diverged or failed (left out of the means)."""
-    lost: dict[str, list[int]] = {}
+    """Sentences naming the settings whose runs diverged or failed (left out of the means), and
+    those whose runs collapsed to chance (kept: a finished run's accuracy is a result)."""
+    counts: dict[str, np.ndarray] = {}
     for row in rows:
-        counts = lost.setdefault(row["setting"], [0, 0, 0])
-        counts[0] += row["diverged"]
-        counts[1] += row["failed"]
-        counts[2] += len(row["runs"])
-    parts = [
-        f"{setting}: {diverged} diverged, {failed} failed of {total}"
-        for setting, (diverged, failed, total) in lost.items()
-        if diverged or failed
-    ]
-    return f" Runs left out of the means: {'; '.join(parts)}." if parts else ""
+        tally = counts.setdefault(row["setting"], np.zeros(4, int))
+        tally += (row["diverged"], row["failed"], row["collapsed"], len(row["runs"]))
+    lost = [f"{s}: {d} diverged, {f} failed of {n}" for s, (d, f, _, n) in counts.items() if d or f]
+    dead = [f"{s}: {c} of {n}" for s, (_, _, c, n) in counts.items() if c]
+    return (f" Runs left out of the means: {'; '.join(lost)}." if lost else "") + (
+        f" Runs that collapsed to chance accuracy (kept in the means): {'; '.join(dead)}." if dead else ""
+    )
 
 
 def _gap_finding(rows: list[dict]) -> str:

@@ -14,7 +14,7 @@ from test_cli import assert_valid_png, cli
 from backends import get_backend
 from benchmarks.probes import MC_SAMPLES, activation_variance, mc_dropout, train_set_fit
 from benchmarks.studies import STUDIES, get_study, plan_study
-from benchmarks.study_findings import agreement, study_rows
+from benchmarks.study_findings import agreement, lost_runs, study_rows
 from common.config import Config
 from common.data import first_examples
 from common.params import init_params
@@ -118,7 +118,8 @@ def test_agreement_blocks_by_setting_and_seed():
     history = [{"seconds": 1.0, "test_acc": 0.5}]
     runs = [
         {"backend": b, "variant": "scratch", "seed": seed, "setting": setting, "status": "ok",
-         "diverged": False, "test_accuracy": base + 0.001 * (b == "b") + 0.0001 * seed, "history": history}
+         "diverged": False, "test_accuracy": base + 0.001 * (b == "b") + 0.0001 * seed, "history": history,
+         "config": {"num_outputs": 10}}
         for setting, base in (("x", 0.8), ("y", 0.6))
         for seed in range(4)
         for b in ("a", "b")
@@ -129,6 +130,20 @@ def test_agreement_blocks_by_setting_and_seed():
     assert p_value < 0.05  # b is higher in every block, though settings differ far more
     assert {row["setting"] for row in study_rows(doc)} == {"x", "y"}
     assert np.isclose(study_rows(doc)[0]["first_epoch_s"], 1.0)
+
+
+def test_findings_name_diverged_runs_and_runs_collapsed_to_chance():
+    def run(seed: int, acc: float, diverged: bool = False) -> dict:
+        return {"backend": "a", "variant": "scratch", "seed": seed, "setting": "x", "status": "ok",
+                "diverged": diverged, "config": {"num_outputs": 10},
+                "history": [{"seconds": 1.0, "test_acc": acc}]}  # fmt: skip
+
+    rows = study_rows({"runs": [run(0, 0.85), run(1, 0.1), run(2, 0.3), run(3, 0.1, diverged=True)]})
+    assert lost_runs(rows) == (
+        " Runs left out of the means: x: 1 diverged, 0 failed of 4."
+        " Runs that collapsed to chance accuracy (kept in the means): x: 1 of 4."
+    )
+    assert lost_runs(study_rows({"runs": [run(0, 0.85), run(1, 0.3)]})) == ""
 
 
 def test_a_quick_study_is_fast_enough_for_ci():
