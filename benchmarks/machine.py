@@ -94,8 +94,8 @@ def gemm_gflops(name: str, shapes: list[tuple[int, int, int]], device: str, repe
 
 
 def in_fresh_process(function: Callable[..., T], *args: Any) -> T:
-    """function(*args) in a spawned process holding no framework but the one it loads: in one
-    process, the idle threads of a framework timed earlier (torch's) slow XLA's GEMMs by a third."""
+    """function(*args) in a spawned process holding no framework but the one it loads, so that no
+    other framework's threads or allocator state sit in its timing."""
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
         return pool.submit(function, *args).result()
 
