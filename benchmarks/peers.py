@@ -21,12 +21,11 @@ from importlib.util import find_spec
 
 from backends import get_backend
 from benchmarks.tables import Column
+from benchmarks.targets import PEER_SPEEDUPS
 from common.config import Config
 from common.data import Dataset, load_fashion_mnist, synthetic_dataset
 
 KERAS = "Keras 3"
-# The targets: how many times faster than the peer a port's scratch epoch should be.
-SPEEDUP_TARGETS = {KERAS: 1.5, "the chapter's recipe": 3.0}
 PEER_TIMEOUT_S = 900
 
 
@@ -114,7 +113,7 @@ def add_speedups(rows: list[dict], port_rows: list[dict]) -> None:
         if "epoch_s" in row and row["backend"] in scratch:
             row["port_epoch_s"] = scratch[row["backend"]]
             row["speedup"] = row["epoch_s"] / row["port_epoch_s"]
-            row["target"] = SPEEDUP_TARGETS.get(row["peer"])
+            row["target"] = PEER_SPEEDUPS.get(row["peer"])
 
 
 def _target(row: dict) -> str:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import dropout, executors, lockstep, peers, study_figures, targets, training
+from benchmarks import executors, lockstep, peers, study_figures, targets, training
 from benchmarks.machine import describe_threads
 from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
 from benchmarks.results import check_document, compare_rows
@@ -66,7 +66,7 @@ def dropout_block(folder: str = "bench") -> str:
     doc = _document(f"{folder}/bench.json")
     largest = max(row["size"] for row in doc["dropout"])
     cells: dict[str, dict[float, dict]] = {}
-    for row in dropout.with_fastest_copy(doc["dropout"]):  # bench documents before it was kept
+    for row in doc["dropout"]:
         if row["size"] == largest:
             cells.setdefault(row["implementation"], {})[row["p"]] = row
     rates = sorted({p for by_rate in cells.values() for p in by_rate}, reverse=True)

@@ -163,7 +163,7 @@ def bench_markdown(doc: dict) -> str:
             "",
             "## Dropout op (median ms; GB/s counts one read and one write of the array)",
             "",
-            markdown_table(dropout.with_fastest_copy(doc["dropout"]), dropout.COLUMNS),
+            markdown_table(doc["dropout"], dropout.COLUMNS),
             "",
             f"## Training (machine peak {train['peak_gflops']:.0f} GFLOP/s; "
             f"an epoch is {train['epoch_gflop']:.1f} GFLOP)",

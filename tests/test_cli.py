@@ -13,6 +13,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
+from benchmarks.targets import PEER_SPEEDUPS
+
 SCRIPT = Path(sys.executable).with_name("dropout-ports")
 
 
@@ -303,6 +305,7 @@ def test_bench_peers_measures_keras_and_the_chapters_recipe_beside_the_ports(tmp
     assert set(peers) == {("torch", "Keras 3"), ("torch", "the chapter's recipe"), ("jax", "Keras 3")}
     for row in peers.values():
         assert row["epoch_s"] > 0 and 0 <= row["test_acc"] <= 1 and row["speedup"] > 0, row
+        assert row["target"] == PEER_SPEEDUPS[row["peer"]]  # every peer has its target
         assert row["port_epoch_s"] == next(
             r["epoch_s"]
             for r in train["rows"]

@@ -37,9 +37,7 @@ class ScratchNoise(nn.Module):
     def draw(self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
         """This layer's noise for a tensor of shape (activations; under dropconnect, the weights that
         read them): gaussian multipliers or a bool keep-mask, None where the rate draws nothing."""
-        if self.noise == "dropconnect":
-            return keep_mask(self.generator, shape, self.p, device)
-        if not 0.0 < self.p < 1.0:
+        if self.noise != "dropconnect" and not 0.0 < self.p < 1.0:
             return None
         if self.noise == "gaussian":
             return 1 + noise_std(self.p) * torch.randn(
