@@ -2,7 +2,8 @@
 in docs/runs/ and docs/studies/, so no figure a reader sees is typed by hand.
 
 Each rendered block sits between ``<!-- begin NAME -->`` and ``<!-- end NAME -->``.
-Run: python -m benchmarks.readme [--check]   (--check: exit 1 if a file is not what it renders to)
+Run: python -m dropout_ports.benchmarks.readme [--check]
+(--check: exit 1 if a file is not what it renders to)
 """
 
 from __future__ import annotations
@@ -13,26 +14,28 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import executors, lockstep, peers, study_figures, targets, training
-from benchmarks.machine import describe_threads
-from benchmarks.report import COMPARE_COLUMNS, describe_runs, statistics_section
-from benchmarks.results import check_document, compare_rows
-from benchmarks.stats import DEFAULT_MARGIN
-from benchmarks.store import read_json
-from benchmarks.studies import STUDIES
-from benchmarks.study_report import study_markdown
-from benchmarks.tables import markdown_table
+from dropout_ports.benchmarks.report.markdown import COMPARE_COLUMNS, describe_runs, statistics_section
+from dropout_ports.benchmarks.report.verdict import time_spent, verdict_section
+from dropout_ports.benchmarks.results.analysis import compare_statistics
+from dropout_ports.benchmarks.results.document import check_document, compare_rows
+from dropout_ports.benchmarks.results.store import read_json
+from dropout_ports.benchmarks.results.tables import markdown_table
+from dropout_ports.benchmarks.results.verdict import verdict
+from dropout_ports.benchmarks.runs.machine import describe_threads
+from dropout_ports.benchmarks.studies import figures as study_figures
+from dropout_ports.benchmarks.studies.catalogue import STUDIES
+from dropout_ports.benchmarks.studies.report import study_markdown
+from dropout_ports.benchmarks.suites import epochs, executors, lockstep, peers, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "runs"
 STUDY_RUNS = ROOT / "docs" / "studies"
 FILES = ("README.md", "docs/differences.md", "docs/studies.md")
 COMMANDS = {
-    "compare": "dropout-ports compare --seeds 0 1 2 --out docs/runs/compare",
     "bench": "dropout-ports bench --peers --out docs/runs/bench",
     "bench-gpu": "dropout-ports bench --device gpu --out docs/runs/bench-gpu (scripts/gpu-check.sh)",
-    "lockstep": "python -m benchmarks.lockstep --out docs/runs/lockstep.json",
-    "executors": "python -m benchmarks.executors --out docs/runs/executors.json",
+    "lockstep": "python -m dropout_ports.benchmarks.suites.lockstep --out docs/runs/lockstep.json",
+    "executors": "python -m dropout_ports.benchmarks.suites.executors --out docs/runs/executors.json",
 }
 
 
@@ -45,19 +48,37 @@ def _machine(env: dict) -> str:
     return f"{env['cpu']}, {env['cores']} cores; {describe_threads(env)}"
 
 
+def compare_command(doc: dict) -> str:
+    """The command that made the kept compare run, read back from its settings."""
+    seeds = " ".join(map(str, doc["settings"]["seeds"]))
+    verdict = " --verdict" if doc.get("lockstep") else ""
+    return f"dropout-ports compare --seeds {seeds}{verdict} --out docs/runs/compare"
+
+
 def compare_block() -> str:
     doc = _document("compare/results.json")
-    settings = doc["settings"]
+    rows = compare_rows(doc)
     return "\n".join(
         [
-            f"`{COMMANDS['compare']}` ({_machine(doc['environment'])}; seeds {settings['seeds']}). "
+            f"`{compare_command(doc)}` ({_machine(doc['environment'])}; seeds {doc['settings']['seeds']}). "
             + describe_runs(doc.get("executor")),
             "",
-            markdown_table(compare_rows(doc), COMPARE_COLUMNS),
+            markdown_table(rows, COMPARE_COLUMNS),
             "",
-            *statistics_section(
-                compare_rows(doc), settings.get("margin", DEFAULT_MARGIN), len(settings["seeds"])
-            ),
+            *statistics_section(doc, rows, compare_statistics(doc)),
+        ]
+    )
+
+
+def verdict_block() -> str:
+    """The main job's verdict, from the kept compare run."""
+    doc = _document("compare/results.json")
+    spent = time_spent(doc)
+    return "\n".join(
+        [
+            f"`{compare_command(doc)}`" + (f"; {spent[0].lower()}{spent[1:]}" if spent else ":"),
+            "",
+            *verdict_section(doc, verdict(doc, compare_statistics(doc)))[2:],
         ]
     )
 
@@ -97,7 +118,7 @@ def training_block(folder: str = "bench") -> str:
             f"`{COMMANDS[folder]}`: epochs of {train['epoch_gflop']:.1f} GFLOP through `fit`; machine peak "
             f"{train['peak_gflops']:.0f} GFLOP/s:",
             "",
-            markdown_table(train["rows"], training.COLUMNS),
+            markdown_table(train["rows"], epochs.COLUMNS),
         ]
     )
 
@@ -149,7 +170,9 @@ def executors_block() -> str:
 def studies_block() -> str:
     """The README's list of studies, one line each, linking to their findings."""
     return "\n".join(
-        f"- [`{study.name}`](docs/studies.md#{study.name}): {study.question}." for study in STUDIES.values()
+        f"- [`{study.name}`](docs/studies.md#{study.name}): {study.question}"
+        + ("" if study.question.endswith("?") else ".")
+        for study in STUDIES.values()
     )
 
 
@@ -157,6 +180,8 @@ def study_block(folder: str) -> str:
     """A full study's section of docs/studies.md, from its folder under docs/studies/, with the
     command that made it (read back from its settings)."""
     path = STUDY_RUNS / folder / "results.json"
+    if not path.is_file():
+        return f"Not run yet: `bash scripts/studies.sh {folder}` makes docs/studies/{folder}."
     doc = check_document(read_json(path), path.name, path)
     settings = doc["settings"]
     name = settings["study"]["name"]
@@ -170,6 +195,7 @@ def study_block(folder: str) -> str:
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "compare": compare_block,
+    "verdict": verdict_block,
     "bench-dropout": dropout_block,
     "bench-training": training_block,
     "bench-peers": peers_block,
@@ -213,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(name)
             if not args.check:
                 path.write_text(rendered)
-    verb = "stale (run python -m benchmarks.readme)" if args.check else "re-rendered"
+    verb = "stale (run python -m dropout_ports.benchmarks.readme)" if args.check else "re-rendered"
     for name in stale:
         print(f"{name}: {verb}")
     return 1 if args.check and stale else 0

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.config import Config
+from dropout_ports.common.config import Config
 
 
 def batch_order(num_examples: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     """One epoch's shuffled index batches, identical for every backend; the last may be short."""
     order = np.random.default_rng([seed, epoch]).permutation(num_examples)
     return [order[start : start + batch_size] for start in range(0, num_examples, batch_size)]
+
+
+def full_and_short(batches: list[np.ndarray], batch_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The batches of batch_size, which a device loop runs as one compiled shape, and the others
+    (the chapter's order has one short batch, last)."""
+    full = [idx for idx in batches if len(idx) == batch_size]
+    return full, [idx for idx in batches if len(idx) != batch_size]
 
 
 def check_inputs(cfg: Config, x: object) -> np.ndarray:

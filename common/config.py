@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from dropout_ports.common.checks import check_number, check_rate, check_seed
 
 PRNG_IMPLS = ("threefry2x32", "rbg")
 DTYPE_NAMES = ("float32", "float64", "bfloat16")
@@ -17,16 +19,25 @@ NOISES = (
     "gaussian",
     "dropconnect",
 )  # what a Trainer may compute in; each port says which it can
+# Who drives the SGD steps: "step", the host, one call per batch (torch eager, a jitted JAX step);
+# "device", the device, with no host work per step (JAX's lax.scan, torch's CUDA graph); "default",
+# each port's own, the style it ran before the styles had names (its Trainer's LOOPS[0]).
+PORT_LOOP = "default"
+LOOPS = (PORT_LOOP, "step", "device")
+# float32 matmuls: "highest", in full float32; "tf32", in TensorFloat-32 where the hardware has it
+# (NVIDIA GPUs since Ampere; elsewhere as highest). Each Trainer lists the ones it can set.
+MATMUL_PRECISIONS = ("highest", "tf32")
+# How replicas draw their masks (common/replicas.py): "example", keyed by (seed, step, layer, row of
+# the global batch), the same at any replica count; "rank", a generator per replica seeded seed +
+# rank; "same", seed on every replica (identical masks: the common bug); "auto", the port's own
+# stream batch by batch with one replica (the chapter's run, unchanged) and "example" with more.
+REPLICA_SEEDINGS = ("auto", "example", "rank", "same")
 
 
-def check_rate(p: object) -> float:
-    """Return a dropout rate as a float in [0, 1]; anything else is a clear error, never an assert."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"dropout rate must be a real number, got {type(p).__name__}")
-    rate = float(p)
-    if not math.isfinite(rate) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"dropout rate must be in [0, 1], got {p!r}")
-    return rate
+def option(default: object, help: str, **cli: object) -> Any:
+    """A Config field that the commands take as an option: its help, and for argparse a flag
+    other than --field-name, choices or a metavar (benchmarks.cli derives the options from these)."""
+    return field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass(frozen=True)
@@ -34,24 +45,39 @@ class Config:
     """The D2L dropout chapter's settings; every port trains from the same values."""
 
     num_inputs: int = 784
-    num_hiddens: tuple[int, ...] = (256, 256)
+    num_hiddens: tuple[int, ...] = option((256, 256), "hidden layer widths", flag="--hiddens", metavar="H")
     num_outputs: int = 10
-    dropouts: tuple[float, ...] = (0.2, 0.5)
-    lr: float = 0.5
-    batch_size: int = 256
-    epochs: int = 10
-    seed: int = 0
+    dropouts: tuple[float, ...] = option((0.2, 0.5), "a dropout rate per hidden layer", metavar="P")
+    lr: float = option(0.5, "SGD learning rate")
+    batch_size: int = option(256, "examples per SGD step")
+    epochs: int = option(10, "passes over the training set")
+    seed: int = 0  # initial parameters, batch order, masks (the commands take --seed or --seeds)
     init_std: float = 0.01
-    weight_decay: float = 0.0  # L2 on the weights (not the biases): loss + weight_decay / 2 * sum ||W||^2
-    prng_impl: str = "threefry2x32"  # JAX only: NumPy and PyTorch have one generator each
-    dtype: str = "float32"  # parameters, activations and gradients (float64 turns on JAX's x64 mode)
-    noise: str = "bernoulli"  # what the rates in `dropouts` are rates of (NOISES)
-    mc_samples: int = 0  # T > 0: the final epoch is also evaluated by MC dropout over T passes
+    weight_decay: float = option(0.0, "L2 on the weights (not the biases): loss + wd/2 * sum ||W||^2")
+    prng_impl: str = option("threefry2x32", "JAX's random-bit generator", choices=PRNG_IMPLS)
+    dtype: str = option(
+        "float32",
+        "parameters, activations and gradients (float64 turns on JAX's x64 mode)",
+        choices=DTYPE_NAMES,
+    )
+    noise: str = option("bernoulli", "what the rates in dropouts are rates of", choices=NOISES)
+    mc_samples: int = option(0, "T > 0: the last epoch is also evaluated by MC dropout over T passes")
+    loop: str = option(
+        PORT_LOOP, "who drives the steps: the host (step), the device (device), each port's", choices=LOOPS
+    )
+    matmul_precision: str = option(
+        "highest", "float32 matmuls in full float32 or in TensorFloat-32 (GPUs)", choices=MATMUL_PRECISIONS
+    )
+    train_subset: int = option(0, "train on the first N training examples only (0: all)", metavar="N")
+    replicas: int = option(1, "data-parallel replicas the global batch is split across", metavar="N")
+    replica_seeding: str = option(
+        "auto", "how replicas draw their masks (auto: example with N > 1)", choices=REPLICA_SEEDINGS
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "num_hiddens", tuple(self.num_hiddens))
         object.__setattr__(self, "dropouts", tuple(check_rate(p) for p in self.dropouts))
-        for name in ("num_inputs", "num_outputs", "batch_size", "epochs"):
+        for name in ("num_inputs", "num_outputs", "batch_size", "epochs", "replicas"):
             _check_positive_int(name, getattr(self, name))
         for size in self.num_hiddens:
             _check_positive_int("num_hiddens", size)
@@ -62,20 +88,32 @@ class Config:
             )
         for name in ("lr", "init_std", "weight_decay"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            check_number(name, value)
+            if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int) or self.mc_samples < 0:
-            raise ValueError(f"mc_samples must be an int >= 0, got {self.mc_samples!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an int in [0, 2^32), got {self.seed!r}")
-        if self.noise not in NOISES:
-            raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
+        for name in ("mc_samples", "train_subset"):
+            check_number(name, getattr(self, name), integer=True)
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
+        check_seed(self.seed)
+        for name in ("noise", "dtype", "prng_impl", "loop", "matmul_precision", "replica_seeding"):
+            choices = Config.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if self.noise == "gaussian" and 1.0 in self.dropouts:
             raise ValueError("gaussian noise needs rates below 1: its variance p/(1-p) is infinite at 1")
-        if self.dtype not in DTYPE_NAMES:
-            raise ValueError(f"dtype must be one of {DTYPE_NAMES}, got {self.dtype!r}")
-        if self.prng_impl not in PRNG_IMPLS:
-            raise ValueError(f"prng_impl must be one of {PRNG_IMPLS}, got {self.prng_impl!r}")
+
+    @property
+    def data_parallel(self) -> bool:
+        """Whether a run takes the data-parallel path: more than one replica, or a seeding asked for."""
+        return self.replicas > 1 or self.replica_seeding != "auto"
+
+    @property
+    def mask_seeding(self) -> str:
+        """The seeding the replicas use: "auto" resolved ("stream" for the chapter's own run)."""
+        if self.replica_seeding == "auto":
+            return "example" if self.replicas > 1 else "stream"
+        return self.replica_seeding
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -99,5 +137,6 @@ class Config:
 
 
 def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    check_number(name, value, integer=True)
+    if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")

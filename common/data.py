@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from common.idx_files import DatasetError, find_data_dir, locate_or_download, read_idx_folder
+from dropout_ports.common.idx_files import DatasetError, find_data_dir, locate_or_download, read_idx_folder
 
 __all__ = ["SOURCES", "Dataset", "DatasetError", "find_data_dir", "load_fashion_mnist", "synthetic_dataset"]
 
@@ -38,7 +38,7 @@ def load_fashion_mnist(
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
     if source == "tfds":
-        from common.tfds_source import read_with_tfds  # TensorFlow loads only when asked for
+        from dropout_ports.common.tfds_source import read_with_tfds  # TensorFlow loads only when asked for
 
         arrays, origin = read_with_tfds(data_dir, download=download)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.config import Config
+from dropout_ports.common.config import Config
 
 
 def gemm_shapes(cfg: Config) -> list[tuple[int, int, int]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from common.progress import show_progress
+from dropout_ports.common.progress import show_progress
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The first address serves the files as they are; the second is upstream's own bucket, over http

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from common.config import Config
+from dropout_ports.common.config import Config
 
 
 def keep_threshold(p: float) -> int:
@@ -21,6 +21,8 @@ def mask_shape(shape: tuple[int, ...], broadcast_dims: tuple[int, ...] | list[in
     for dim in broadcast_dims:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
             raise ValueError(f"broadcast_dims {tuple(broadcast_dims)} out of range for {ndim}-d input")
+        if int(dim) % ndim in dims:
+            raise ValueError(f"broadcast_dims {tuple(broadcast_dims)} names axis {int(dim) % ndim} twice")
         dims.add(int(dim) % ndim)
     return tuple(1 if i in dims else size for i, size in enumerate(shape))
 

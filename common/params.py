@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.config import Config
+from dropout_ports.common.config import Config
 
 Params = dict[str, np.ndarray]
 

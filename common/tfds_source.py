@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.idx_files import HOW_TO_FIX, DatasetError, cache_dir, find_data_dir, read_idx_folder
+from dropout_ports.common.idx_files import HOW_TO_FIX, DatasetError, cache_dir, find_data_dir, read_idx_folder
 
 
 def read_with_tfds(

@@ -20,12 +20,12 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 # Debian ships the real IDX files; elsewhere the first load downloads them into the cache.
-if ! "$venv/bin/python" -c "import sys; from common.data import find_data_dir; sys.exit(find_data_dir() is None)"; then
+if ! "$venv/bin/python" -c "import sys; from dropout_ports.common.data import find_data_dir; sys.exit(find_data_dir() is None)"; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing Debian's dataset-fashion-mnist"
         apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null
     else
         echo "setup: fetching Fashion-MNIST into the cache"
-        "$venv/bin/python" -c "from common.data import load_fashion_mnist; load_fashion_mnist()"
+        "$venv/bin/python" -c "from dropout_ports.common.data import load_fashion_mnist; load_fashion_mnist()"
     fi
 fi

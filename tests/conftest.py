@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from backends import available_backends, get_backend
-from common.data import load_fashion_mnist, synthetic_dataset
+from dropout_ports.backends import available_backends, get_backend, prepare_host_devices
+from dropout_ports.common.data import load_fashion_mnist, synthetic_dataset
 
+prepare_host_devices(4)  # the data-parallel tests' replicas as JAX's CPU devices: before JAX starts
 BACKENDS = available_backends()
 
 
@@ -88,3 +95,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "network" in item.keywords:
             item.add_marker(skip)
+
+
+# The console script, for the end-to-end tests (tests/test_cli*.py)
+SCRIPT = Path(sys.executable).with_name("dropout-ports")
+
+
+def interruptible(command: list[str], **kwargs) -> subprocess.Popen:
+    """The command in a process that Ctrl-C reaches, as from a terminal: a test run started in the
+    background by a shell inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen(command, **pipes, preexec_fn=default_sigint, **kwargs)
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_valid_png(path: Path) -> None:
+    image = plt.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+@pytest.fixture(scope="session")
+def compared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("compare")
+    done = cli(
+        "compare", "--data-source", "synthetic", "--epochs", "2", "--seeds", "0", "1", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+SMALL_RUN = ["--data-source", "synthetic", "--backends", "numpy", "--epochs", "1"]  # one quick run

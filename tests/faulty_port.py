@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from backends.numpy import *  # noqa: F403  (every name of the contract)
-from backends.numpy import Trainer as NumpyTrainer
+from dropout_ports.backends.numpy import *  # noqa: F403  (every name of the contract)
+from dropout_ports.backends.numpy import Trainer as NumpyTrainer
 
 NAME = "faulty"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.calibration import expected_calibration_error, log_mean_exp, summarize
+from dropout_ports.common.calibration import expected_calibration_error, log_mean_exp, summarize
 
 
 def test_ece_is_zero_when_confidence_is_accuracy_and_large_when_overconfident():

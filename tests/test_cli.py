@@ -4,37 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pytest
+from conftest import SMALL_RUN, assert_valid_png, cli
 
-from benchmarks.targets import PEER_SPEEDUPS
+from dropout_ports.benchmarks.suites.targets import PEER_SPEEDUPS
 
-SCRIPT = Path(sys.executable).with_name("dropout-ports")
-
-
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
-
-
-def assert_valid_png(path: Path) -> None:
-    image = plt.imread(path)
-    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
-
-
-@pytest.fixture(scope="module")
-def compared(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("compare")
-    done = cli(
-        "compare", "--data-source", "synthetic", "--epochs", "2", "--seeds", "0", "1", "--out", str(out)
-    )
-    assert done.returncode == 0, done.stderr
-    return out
+pytestmark = pytest.mark.slow  # each test runs the console script in a process of its own
 
 
 def test_compare_writes_json_markdown_and_figures(compared):
@@ -46,7 +23,7 @@ def test_compare_writes_json_markdown_and_figures(compared):
     run = doc["runs"][0]
     assert len(run["history"]) == 2 and run["peak_rss_bytes"] > 0 and doc["yardsticks"]["peak_gflops"] > 0
     markdown = (compared / "results.md").read_text()
-    assert "| numpy | scratch | 2 |" in markdown and "blocked permutation test" in markdown
+    assert "| numpy | scratch | step | 2 |" in markdown and "blocked permutation test" in markdown
     assert "needs at least 2 seeds" not in markdown
     for figure in ("curves.png", "throughput.png"):
         assert_valid_png(compared / figure)
@@ -62,32 +39,6 @@ def test_report_re_renders_from_the_json(compared, tmp_path):
     assert_valid_png(folder / "curves.png")
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_compare_keeps_and_renders_the_finished_runs(tmp_path, signum, exit_code):
-    out = tmp_path / "interrupted"
-    args = ["compare", "--data-source", "synthetic", "--backends", "numpy", "--seeds", "0", "1", "2"]
-    process = subprocess.Popen(
-        [str(SCRIPT), *args, "--epochs", "30", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        path = out / "results.json"
-        if path.is_file() and json.loads(path.read_text())["runs"]:
-            break
-        time.sleep(0.05)
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == exit_code, stderr
-    doc = json.loads((out / "results.json").read_text())
-    assert doc["status"] == "interrupted" and 1 <= len(doc["runs"]) < 3
-    assert "(interrupted)" in (out / "results.md").read_text()
-    assert all(len(run["history"]) == 30 for run in doc["runs"])
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
-    assert "Traceback" not in stderr.decode()
-
-
 def test_bench_quick(tmp_path):
     done = cli("bench", "--quick", "--out", str(tmp_path))
     assert "bench: dropout op" in done.stderr
@@ -96,9 +47,11 @@ def test_bench_quick(tmp_path):
     labels = {row["implementation"] for row in doc["dropout"]}
     assert {"numpy copy", "numpy scratch", "numpy chapter"} <= labels
     assert all(row["ratio_to_copy"] > 0 for row in doc["dropout"])
-    assert {row["backend"] for row in doc["training"]["rows"]} >= {"numpy"}
+    rows = {(r["backend"], r["variant"], r["loop"]): r["host_us_per_step"] for r in doc["training"]["rows"]}
+    assert ("numpy", "scratch", "step") in rows and min(rows.values()) > 0  # every loop, with its host cost
+    assert len({key for key in rows if key[0] == "jax"}) in (0, 6)  # JAX: 3 variants, each in both loops
     markdown = (tmp_path / "bench.md").read_text()
-    assert "x own copy | x fastest copy" in markdown and "## Targets" in markdown
+    assert "x own copy | x fastest copy" in markdown and "## Targets" in markdown and "| loop |" in markdown
     assert doc["data"]["load_s"] > 0
     assert_valid_png(tmp_path / "bench-dropout.png")
     assert_valid_png(tmp_path / "bench-training.png")
@@ -164,106 +117,6 @@ def test_main_command_is_what_the_readme_says():
     assert "bash scripts/run.sh" in readme and "bash scripts/test.sh" in readme
     assert "dropout-ports compare" in (Path(__file__).parents[1] / "scripts" / "run.sh").read_text()
     assert os.access(Path(__file__).parents[1] / ".ci" / "run", os.R_OK)
-
-
-SMALL_RUN = ["--data-source", "synthetic", "--backends", "numpy", "--epochs", "1"]
-
-
-def test_a_folder_with_results_is_refused_without_resume(compared):
-    before = (compared / "results.json").read_bytes()
-    done = cli("compare", *SMALL_RUN, "--out", str(compared))
-    assert done.returncode == 2 and "--resume" in done.stderr and "Traceback" not in done.stderr
-    assert (compared / "results.json").read_bytes() == before
-
-
-def test_resume_runs_only_what_is_missing(tmp_path):
-    assert cli("compare", *SMALL_RUN, "--seeds", "0", "--out", str(tmp_path)).returncode == 0
-    first = json.loads((tmp_path / "results.json").read_text())["runs"][0]
-    done = cli("compare", *SMALL_RUN, "--seeds", "0", "1", "2", "--resume", "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    doc = json.loads((tmp_path / "results.json").read_text())
-    assert [run["seed"] for run in doc["runs"]] == [0, 1, 2] and doc["runs"][0] == first
-    assert doc["settings"]["seeds"] == [0, 1, 2] and doc["status"] == "complete"
-    other = cli("compare", *SMALL_RUN[:-1], "2", "--seeds", "3", "--resume", "--out", str(tmp_path))
-    assert other.returncode == 2 and "config.epochs" in other.stderr
-
-
-def test_a_folder_in_use_is_refused_at_once(tmp_path):
-    from benchmarks.folder import ResultsFolder
-
-    with ResultsFolder(tmp_path, "results.json"):
-        done = cli("compare", *SMALL_RUN, "--out", str(tmp_path), timeout=60)
-    assert done.returncode == 2 and "in use" in done.stderr
-    assert not (tmp_path / "results.json").exists()
-
-
-def test_an_output_path_that_is_a_file_is_one_clear_line(tmp_path):
-    path = tmp_path / "file"
-    path.write_text("x")
-    done = cli("compare", *SMALL_RUN, "--out", str(path))
-    assert done.returncode == 2 and "is a file" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_interrupt_before_the_first_run_claims_no_results(tmp_path):
-    out = tmp_path / "early"
-    process = subprocess.Popen(
-        [str(SCRIPT), "compare", "--data-source", "synthetic", "--backends", "numpy", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    said = b""
-    while b"results go to" not in said:  # the data is loaded; yardsticks come next, then the first run
-        said += process.stderr.readline()
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "nothing saved" in (said + stderr).decode() and not (out / "results.json").exists()
-
-
-def test_diverged_runs_are_marked_and_left_out(tmp_path):
-    done = cli("compare", *SMALL_RUN[:-1], "3", "--lr", "1e6", "--seeds", "0", "1", "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "results.json").read_text()
-    doc = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-strict JSON token {token}"))
-    assert all(run["diverged"] and run["test_accuracy"] is None for run in doc["runs"])
-    assert all(len(run["history"]) < 3 for run in doc["runs"])
-    markdown = (tmp_path / "results.md").read_text()
-    assert "| 2 diverged |" in markdown and "Left out of the statistics" in markdown
-    assert "0.0977" not in markdown and "| nan" not in markdown.lower()
-
-
-def test_train_out_writes_what_compare_writes(tmp_path):
-    done = cli(
-        "train", "--backend", "numpy", "--data-source", "synthetic", "--epochs", "2", "--out", str(tmp_path)
-    )
-    assert done.returncode == 0, done.stderr
-    doc = json.loads((tmp_path / "results.json").read_text())
-    assert [(r["backend"], r["variant"], r["seed"]) for r in doc["runs"]] == [("numpy", "scratch", 0)]
-    for name in ("results.md", "curves.png", "throughput.png"):
-        assert (tmp_path / name).is_file()
-
-
-def test_report_checks_the_schema_version(compared, tmp_path):
-    doc = json.loads((compared / "results.json").read_text())
-    for version, message in ((99, "newer dropout-ports"), (None, "no schema_version")):
-        (tmp_path / "results.json").write_text(json.dumps({**doc, "schema_version": version}))
-        done = cli("report", str(tmp_path))
-        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
-    del doc["settings"]
-    (tmp_path / "results.json").write_text(json.dumps(doc))
-    done = cli("report", str(tmp_path))
-    assert done.returncode == 2 and "lacks settings" in done.stderr
-
-
-def test_report_reads_a_schema_1_document(compared, tmp_path):
-    doc = json.loads((compared / "results.json").read_text())
-    peak = doc.pop("yardsticks")["peak_gflops"]
-    runs = [{k: v for k, v in run.items() if k != "diverged"} for run in doc.pop("runs")]
-    (tmp_path / "results.json").write_text(
-        json.dumps({**doc, "schema_version": 1, "matmul_gflops": peak, "runs": runs})
-    )
-    done = cli("report", str(tmp_path))
-    assert done.returncode == 0, done.stderr and "| numpy | scratch |" in done.stdout
 
 
 def test_version_help_defaults_and_plain_text():

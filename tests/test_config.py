@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-import backends
-from common.batches import batch_order
-from common.config import Config, check_rate
-from common.flops import epoch_flops, flops_per_example, gemm_shapes
-from common.params import init_params
+import dropout_ports.backends
+from dropout_ports.common.batches import batch_order
+from dropout_ports.common.checks import check_rate
+from dropout_ports.common.config import Config
+from dropout_ports.common.flops import epoch_flops, flops_per_example, gemm_shapes
+from dropout_ports.common.params import init_params
 
 
 def test_defaults_are_the_chapters():
@@ -35,7 +36,6 @@ def test_defaults_are_the_chapters():
         ({"num_hiddens": (256, 0)}, "num_hiddens"),
         ({"batch_size": 0}, "batch_size"),
         ({"epochs": -1}, "epochs"),
-        ({"num_inputs": 7.5}, "num_inputs"),
         ({"init_std": float("nan")}, "init_std"),
         ({"prng_impl": "mt19937"}, "prng_impl"),
         ({"seed": -1}, "seed"),
@@ -45,10 +45,23 @@ def test_defaults_are_the_chapters():
         ({"noise": "gaussian", "dropouts": (0.2, 1.0)}, "gaussian noise needs rates below 1"),
         ({"weight_decay": float("inf")}, "weight_decay"),
         ({"seed": 2**32}, "seed"),
+        ({"train_subset": -5}, "train_subset"),
     ],
 )
 def test_invalid_config_is_a_value_error(changes, message):
     with pytest.raises(ValueError, match=message):
+        Config(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"lr": True}, {"weight_decay": False}, {"num_inputs": 7.5}, {"epochs": True}, {"mc_samples": 1.0},
+     {"seed": "a"}, {"seed": 1.5}, {"seed": True}, {"init_std": "0.01"}, {"num_hiddens": (256, True)},
+     {"train_subset": 1000.0}, {"train_subset": True}],
+)  # fmt: skip
+def test_a_value_of_the_wrong_kind_is_a_type_error(changes):
+    """A bool is not a number anywhere in Config (True would train at lr 1)."""
+    with pytest.raises(TypeError, match=next(iter(changes)).split("_")[0]):
         Config(**changes)
 
 
@@ -86,18 +99,20 @@ def test_epoch_flops_match_the_chapter_count():
 
 
 def test_registry():
-    assert backends.get_backend("numpy").NAME == "numpy"
-    assert "numpy" in backends.available_backends()
+    assert dropout_ports.backends.get_backend("numpy").NAME == "numpy"
+    assert "numpy" in dropout_ports.backends.available_backends()
     with pytest.raises(ValueError, match="numpy, torch, jax"):
-        backends.get_backend("tensorflow")
+        dropout_ports.backends.get_backend("tensorflow")
 
 
 def test_missing_framework_names_the_extra(monkeypatch):
     for module in [
-        name for name in sys.modules if name == "backends.torch" or name.startswith("backends.torch.")
+        name
+        for name in sys.modules
+        if name == "dropout_ports.backends.torch" or name.startswith("dropout_ports.backends.torch.")
     ]:
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"pip install 'dropout-ports\[torch\]'"):
-        backends.get_backend("torch")
-    assert "torch" not in backends.available_backends()
+        dropout_ports.backends.get_backend("torch")
+    assert "torch" not in dropout_ports.backends.available_backends()

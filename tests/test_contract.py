@@ -1,4 +1,4 @@
-"""Every registered backend keeps the contract of ``backends.Backend``, name for name."""
+"""Every registered backend keeps the contract of ``dropout_ports.backends.Backend``, name for name."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import BACKENDS
 
-from backends import VARIANT_NAMES, Backend, get_backend, known_backends, missing_names
-from common.config import Config
-from common.params import init_params
-from common.trainer import TrainerBase
+from dropout_ports.backends import VARIANT_NAMES, Backend, get_backend, known_backends, missing_names
+from dropout_ports.common.config import Config
+from dropout_ports.common.params import init_params
+from dropout_ports.common.trainer import TrainerBase
 
 
 @pytest.mark.parametrize("name", BACKENDS)
@@ -61,7 +61,7 @@ def test_benchmark_ops_compute_what_they_say(name):
 def test_fifty_trainers_share_compiled_code_and_are_freed():
     """JAX's steps are jitted module functions with the net's shape as the static argument: trainers
     of one config compile once, and a dropped trainer leaves nothing behind in the jit cache."""
-    jb = pytest.importorskip("backends.jax")
+    jb = pytest.importorskip("dropout_ports.backends.jax")
     cfg = Config(num_hiddens=(24, 12), batch_size=32, lr=0.321)
     x, y = np.random.rand(32, 784).astype(np.float32), np.arange(32) % 10
     first = jb.Trainer(cfg, init_params(cfg))

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import idx_files
-from common.data import DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
-from common.idx_files import FILES
+from dropout_ports.common import idx_files
+from dropout_ports.common.data import DatasetError, find_data_dir, load_fashion_mnist, synthetic_dataset
+from dropout_ports.common.idx_files import FILES
 
 
 @pytest.fixture

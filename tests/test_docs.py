@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tomllib
 
-from benchmarks import readme
+from dropout_ports.benchmarks import readme
 
 ROOT = Path(__file__).parents[1]
 
@@ -15,7 +15,7 @@ def test_every_rendered_figure_matches_the_kept_runs():
     """Fails when a table was edited by hand or a kept run changed without re-rendering."""
     for name in readme.FILES:
         text = (ROOT / name).read_text()
-        assert readme.render(text) == text, f"{name} is stale: run python -m benchmarks.readme"
+        assert readme.render(text) == text, f"{name} is stale: run python -m dropout_ports.benchmarks.readme"
 
 
 def test_the_readme_renders_every_block_it_promises():

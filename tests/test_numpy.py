@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import numpy as nb
-from common.masks import keep_threshold
+from dropout_ports.backends import numpy as nb
+from dropout_ports.backends.numpy.masks import CHUNK
+from dropout_ports.common.masks import keep_threshold
 
 
 def test_threshold_is_within_two_to_the_minus_32():
@@ -14,6 +15,6 @@ def test_threshold_is_within_two_to_the_minus_32():
 
 
 def test_dropout_draws_the_mask_that_keep_mask_draws():
-    x = np.random.default_rng(0).random((3, nb.CHUNK + 5), dtype=np.float32) + 1
+    x = np.random.default_rng(0).random((3, CHUNK + 5), dtype=np.float32) + 1
     out = nb.dropout(x, 0.3, nb.make_rng(4))
     np.testing.assert_array_equal(out != 0, nb.keep_mask(nb.make_rng(4), x.shape, 0.3))

@@ -1,4 +1,4 @@
-"""Results that never lie and are never lost: files, folders, shares, and the statistics over seeds."""
+"""Results that never lie and are never lost: files, folders, shares (the statistics: test_stats.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ import json
 import os
 import stat
 
-import numpy as np
 import pytest
 
-from benchmarks.dropout import with_fastest_copy
-from benchmarks.figures import data_label
-from benchmarks.folder import FolderError, ResultsFolder, new_folder
-from benchmarks.machine import describe_threads, environment
-from benchmarks.results import check_document
-from benchmarks.stats import difference_test, equivalence, mean_interval
-from benchmarks.store import write_json_atomic
-from benchmarks.targets import target_rows
-from benchmarks.throughput import add_shares
+from dropout_ports.benchmarks.report.figures import data_label
+from dropout_ports.benchmarks.results.document import check_document
+from dropout_ports.benchmarks.results.folder import FolderError, ResultsFolder, new_folder
+from dropout_ports.benchmarks.results.store import write_json_atomic
+from dropout_ports.benchmarks.results.throughput import add_shares, with_fastest_copy
+from dropout_ports.benchmarks.runs.machine import describe_threads, environment
+from dropout_ports.benchmarks.suites.targets import target_rows
 
 
 def test_json_is_strict_durable_and_gets_the_umask_permissions(tmp_path):
@@ -76,35 +73,6 @@ def test_the_environment_names_blas_kernel_threads_and_pins(monkeypatch):
     assert line.startswith("BLAS: ") and "OPENBLAS_CORETYPE=Haswell" in line and "slower" in line
 
 
-def test_blocked_test_sees_a_paired_difference_the_seeds_would_hide():
-    """Port b is port a plus 0.5 points on every seed, while seeds differ by several points: only
-    a test within seeds can see it, and the shift is far inside a 1-point equivalence margin."""
-    seeds = np.random.default_rng(0).normal(0.85, 0.03, 6)
-    a = dict(enumerate(seeds))
-    b = {seed: value + 0.005 for seed, value in a.items()}
-    assert difference_test({"a": a, "b": b}) < 0.05
-    (pair,) = equivalence({"a": a, "b": b}, margin=0.01)
-    assert pair["equivalent"] and pair["mean_difference"] == pytest.approx(-0.005)
-    (wide,) = equivalence({"a": a, "b": b}, margin=0.004)
-    assert not wide["equivalent"]
-
-
-def test_blocked_test_finds_no_difference_among_exchangeable_ports():
-    rng = np.random.default_rng(1)
-    ports = {name: dict(enumerate(rng.normal(0.85, 0.01, 5))) for name in "abc"}
-    assert difference_test(ports) > 0.05
-    assert difference_test({"a": {0: 0.8}, "b": {0: 0.81}}) is None  # one seed: no test
-
-
-def test_mean_interval_is_students():
-    mean, low, high = mean_interval([0.84, 0.85, 0.86])
-    assert mean - low == pytest.approx(high - mean)
-    assert mean == pytest.approx(0.85) and high - mean == pytest.approx(
-        4.302653 * 0.01 / np.sqrt(3), rel=1e-5
-    )
-    assert mean_interval([0.85]) is None
-
-
 def test_titles_name_the_data_set_not_a_path():
     assert data_label("/usr/share/datasets/fashion-mnist") == "Fashion-MNIST"
     assert "synthetic" in data_label("synthetic(seed=0)")
@@ -155,3 +123,17 @@ def test_a_bench_document_from_before_the_fastest_copy_gets_it_when_read():
     }
     upgraded = check_document({**doc, "dropout": rows}, "bench.json", "bench.json")
     assert [row["ratio_to_fastest_copy"] for row in upgraded["dropout"]] == [1.0, 6.2]
+
+
+def test_on_a_gpu_each_loop_is_held_to_the_fastest_port_in_that_loop():
+    def epoch(backend: str, loop: str, seconds: float) -> dict:
+        return {"backend": backend, "variant": "scratch", "loop": loop, "epoch_s": seconds}
+
+    training = [epoch("torch", "step", 0.5), epoch("jax", "step", 0.1), epoch("torch", "device", 0.03)]
+    training += [epoch("jax", "device", 0.01), {**epoch("jax", "device", 0.5), "variant": "builtin"}]
+    doc = {"device": "gpu", "dropout": [], "training": {"rows": training}}
+    got = {(r["what"], r["target"], r["measured"], r["met"]) for r in target_rows(doc)}
+    assert got == {
+        ("torch scratch epoch (device loop)", "<= 2x jax's epoch", "3.00x", False),
+        ("torch scratch epoch (step loop)", "<= 3x jax's epoch", "5.00x", False),
+    }

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.config import Config
-from common.masks import random_masks
-from common.params import init_params
-from common.training import fit
+from dropout_ports.common.config import Config
+from dropout_ports.common.fit import fit
+from dropout_ports.common.masks import random_masks
+from dropout_ports.common.params import init_params
 
 SMALL = Config(num_hiddens=(32, 16), epochs=3, batch_size=64)
 
@@ -122,8 +122,10 @@ def test_fit_learns_the_synthetic_set(backend_variant, synthetic):
     result = fit(backend, cfg, synthetic, variant=variant, device=device, progress=False)
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
     assert set(result.history[0]) == {
-        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "test_ece", "seconds"
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "test_ece", "seconds", "host_seconds"
     }  # fmt: skip
+    assert all(0 < row["host_seconds"] <= row["seconds"] for row in result.history)
+    assert result.config.loop in backend.Trainer.LOOPS  # the loop that ran, not "default"
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.test_accuracy > 0.9
 
@@ -134,8 +136,11 @@ def test_reaches_d2l_accuracy(backend_variant, fashion):
     backend, variant, device = backend_variant
     result = fit(backend, Config(), fashion, variant=variant, device=device, progress=False)
     test_acc = [row["test_acc"] for row in result.history]
+    # Bounds at about 5 SD below the mean of the 109 chapter-setting runs kept in docs/ (every
+    # port, several seeds): final accuracy 0.856 (SD 0.0072), best of the last three
+    # 0.861 (SD 0.0038), train loss 0.349 (SD 0.0086); one seed's float32 run is chaotic.
     assert result.history[-1]["train_loss"] < 0.5
-    assert max(test_acc[-3:]) >= 0.83, test_acc  # test accuracy at lr 0.5 swings 0.03-0.06
+    assert max(test_acc[-3:]) >= 0.83, test_acc
     assert test_acc[-1] >= 0.80, test_acc
 
 

@@ -4,16 +4,21 @@ Keys are new-style typed keys (``jax.random.key``), with the PRNG implementation
 ``Config.prng_impl`` ("threefry2x32", JAX's default, or "rbg", cheaper on some devices).
 
 Variant "scratch" is a pure function of the common params dict using the hand-written dropout;
-"builtin" is a ``flax.linen`` module with ``linen.Dropout``. Linen, not nnx, because its
-functional ``apply(..., rngs={"dropout": key})`` keeps the key an explicit argument of a pure
-train step, exactly as in the scratch variant; nnx keeps its RNG state inside the module.
+"builtin" is a ``flax.linen`` module with ``linen.Dropout``, whose functional
+``apply(..., rngs={"dropout": key})`` keeps the key an explicit argument of a pure train step,
+exactly as in the scratch variant. "nnx" is the same net in Flax's current API (``nnx.py``):
+``nnx.Dropout`` layers drawing from an ``nnx.Rngs`` stream held inside the module, which each
+draw advances, trained under ``nnx.jit``.
 """
 
-from backends.jax.ops import (
+from dropout_ports.backends.jax.masks import keep_mask
+from dropout_ports.backends.jax.models import BuiltinNet, ScratchNet
+from dropout_ports.backends.jax.nnx import NNXTrainer  # registers the nnx variant's Trainer
+from dropout_ports.backends.jax.ops import (
     DTYPES,
     KERAS_BACKEND,
+    MATMUL_PRECISIONS,
     NAME,
-    PEERS,
     PRNG_IMPLS,
     VARIANTS,
     asarray,
@@ -25,22 +30,39 @@ from backends.jax.ops import (
     jit,
     make_rng,
     matmul,
+    matmul_precision,
     peak_device_memory,
     ready,
     resolve_device,
     to_numpy,
     versions,
 )
-from backends.jax.training import Net, Trainer, TrainState, forward_pass, mlp, train_scan, train_step
+from dropout_ports.backends.jax.parallel import DataParallelTrainer
+from dropout_ports.backends.jax.trainer import (
+    StepSettings,
+    Trainer,
+    TrainState,
+    forward_pass,
+    train_batch,
+    train_scan,
+    train_step,
+)
+
+PEERS: dict = {}  # Keras 3 on JAX is bench --peers' peer here (KERAS_BACKEND)
 
 __all__ = [
     "DTYPES",
     "KERAS_BACKEND",
+    "MATMUL_PRECISIONS",
     "NAME",
     "PEERS",
     "PRNG_IMPLS",
     "VARIANTS",
-    "Net",
+    "BuiltinNet",
+    "DataParallelTrainer",
+    "NNXTrainer",
+    "ScratchNet",
+    "StepSettings",
     "TrainState",
     "Trainer",
     "asarray",
@@ -51,13 +73,15 @@ __all__ = [
     "dropout",
     "forward_pass",
     "jit",
+    "keep_mask",
     "make_rng",
     "matmul",
-    "mlp",
+    "matmul_precision",
     "peak_device_memory",
     "ready",
     "resolve_device",
     "to_numpy",
+    "train_batch",
     "train_scan",
     "train_step",
     "versions",

@@ -1,4 +1,5 @@
-"""The JAX port's keep masks: as few random bits as the keep probability needs, exact to 2^-32.
+"""The JAX port's keep masks and their application: as few random bits as the keep probability
+needs, exact to 2^-32.
 
 A mask compares uniform uint32 draws with ``keep_threshold(p)``. Threefry, JAX's default, costs
 most per bit on the CPU, where XLA lowers it as a loop over whole arrays; there each element
@@ -17,7 +18,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from common.masks import keep_threshold
+from dropout_ports.common.masks import keep_threshold
 
 CHUNK = 2**18  # elements drawn per step: their words stay in cache, unlike one pass over all
 ROW = 32  # elements whose ties one uint32 bitmap records
@@ -31,7 +32,7 @@ def tie_slots(size: int) -> int:
     return int(mean + 8 * math.sqrt(mean) + 32)
 
 
-def keep_bits(key: jax.Array, shape: tuple[int, ...], p: float) -> jax.Array:
+def keep_mask(key: jax.Array, shape: tuple[int, ...], p: float) -> jax.Array:
     """A bool mask, True with probability 1 - p to within 2^-32; the same key gives the same mask."""
     threshold = keep_threshold(p)
     words = partial(_keep_words, shape=shape, threshold=threshold)
@@ -90,3 +91,8 @@ def _ties_kept(ties: jax.Array, tie_key: jax.Array, spill_key: jax.Array, rest: 
 
     overflow = (firsts[-1] + counts[-1] > slots) | jnp.any(counts > ROW_TIES)
     return jax.lax.cond(overflow, spilled, buffered, None)
+
+
+def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
+    """The chapter's ``mask * X / (1 - p)`` in x's dtype; jax.grad gives mask / (1 - p)."""
+    return x * keep / (1.0 - p)

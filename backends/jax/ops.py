@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 # XLA would take 75% of a GPU's memory when it first loads: another framework in the process (the
@@ -14,17 +15,31 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from backends.jax.masks import keep_bits
-from common.config import check_rate
-from common.masks import mask_shape
+from dropout_ports.backends.jax.masks import apply_keep, keep_mask
+from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
+from dropout_ports.common.masks import mask_shape
 
 NAME = "jax"
 KERAS_BACKEND = "jax"
-PEERS: dict = {}
-VARIANTS = ("scratch", "builtin")
+VARIANTS = ("scratch", "builtin", "nnx")
 DTYPES = ("float16", "bfloat16", "float32")
 PRNG_IMPLS = ("threefry2x32", "rbg")  # JAX's default first; Config.prng_impl picks one for training
 matmul = jnp.matmul
+# Config.matmul_precision -> JAX's name for it. Unset, JAX computes float32 matmuls on NVIDIA GPUs
+# in TF32-class precision; "highest" asks for full float32 everywhere.
+JAX_PRECISIONS = {"highest": "highest", "tf32": "tensorfloat32"}
+MATMUL_PRECISIONS = tuple(JAX_PRECISIONS)
+
+
+def jax_precision(precision: str) -> str:
+    """JAX's name for a Config.matmul_precision, for a dot's precision= or the context below."""
+    return JAX_PRECISIONS[check_precision(precision, MATMUL_PRECISIONS)]
+
+
+def matmul_precision(precision: str) -> contextlib.AbstractContextManager:
+    """float32 matmuls traced inside at precision. JAX reads the setting when it traces a dot, and
+    jit keys its cache on it, so code compiled inside keeps the precision it was traced with."""
+    return jax.default_matmul_precision(jax_precision(precision))
 
 
 def versions() -> dict[str, str]:
@@ -39,12 +54,12 @@ def devices() -> list[str]:
 
 
 def resolve_device(device: str) -> jax.Device:
-    """The first JAX device of a platform: "cpu", or "gpu"/"cuda"; none is a clear error."""
+    """This process's first JAX device of a platform: "cpu", or "gpu"/"cuda"; none is a clear error."""
     platform = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}.get(device)
     if platform is None:
         raise ValueError(f"unknown device {device!r}; use 'cpu' or 'gpu'")
     try:
-        return jax.devices(platform)[0]
+        return jax.local_devices(backend=platform)[0]
     except RuntimeError as err:
         raise ValueError(
             f"device {device!r} asked for, but this jax {jax.__version__} has none: {err}"
@@ -53,9 +68,20 @@ def resolve_device(device: str) -> jax.Device:
 
 def make_rng(seed: int, device: str = "cpu", *, impl: str | None = None) -> jax.Array:
     """A typed PRNG key; JAX has no hidden state, so every draw must be handed a key of its own."""
+    seed = check_seed(seed)
     if impl not in (None, *PRNG_IMPLS):
         raise ValueError(f"impl must be one of {PRNG_IMPLS}; got {impl!r}")
     return jax.device_put(jax.random.key(seed, impl=impl or PRNG_IMPLS[0]), resolve_device(device))
+
+
+KEY = "a JAX PRNG key (make_rng, jax.random.key)"
+
+
+def check_key(key: object) -> None:
+    """A TypeError unless key is a JAX PRNG key: typed (jax.random.key) or raw (jax.random.PRNGKey)."""
+    check_rng(key, jax.Array, KEY)
+    if not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32):
+        raise TypeError(f"rng must be {KEY}, got an array of {key.dtype}")
 
 
 def asarray(a: object, dtype: str | None = None, device: str | None = None) -> jax.Array:
@@ -89,13 +115,9 @@ def peak_device_memory(device: str) -> int | None:
 
 def chapter_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
     """D2L's JAX ``dropout_layer``: a float uniform per element, compared, cast to float32."""
+    check_key(key)
     mask = jax.random.uniform(key, x.shape) > p
     return jnp.asarray(mask, dtype=jnp.float32) * x / (1.0 - p)
-
-
-def apply_keep(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
-    """The chapter's ``mask * X / (1 - p)`` in x's dtype; jax.grad gives mask / (1 - p)."""
-    return x * keep / (1.0 - p)
 
 
 def dropout(
@@ -103,6 +125,7 @@ def dropout(
 ) -> jax.Array:
     """Inverted dropout; pure: the same key gives the same mask. p must be a static Python number."""
     p = check_rate(p)  # raises at trace time, so a bad rate never reaches compiled code
+    check_key(key)
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
@@ -111,7 +134,7 @@ def dropout(
         return x
     if p == 1.0:
         return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
-    return apply_keep(x, keep_bits(key, shape, p), p)
+    return apply_keep(x, keep_mask(key, shape, p), p)
 
 
 def builtin_dropout(
@@ -119,5 +142,6 @@ def builtin_dropout(
 ) -> jax.Array:
     """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours."""
     p = check_rate(p)  # linen.Dropout itself accepts any rate
+    check_key(key)
     layer = linen.Dropout(p, broadcast_dims=tuple(broadcast_dims), deterministic=not training)
     return layer.apply({}, jnp.asarray(x), rngs={"dropout": key})

@@ -4,9 +4,12 @@ Variant "scratch" is the chapter's ``Net`` with the hand-written dropout, switch
 ``module.train()`` / ``module.eval()``; "builtin" is its concise ``nn.Sequential`` with ``nn.Dropout``.
 """
 
-from backends.torch.ops import (
+from dropout_ports.backends.torch.masks import keep_mask
+from dropout_ports.backends.torch.models import ScratchNet, builtin_net
+from dropout_ports.backends.torch.ops import (
     DTYPES,
     KERAS_BACKEND,
+    MATMUL_PRECISIONS,
     NAME,
     PRNG_IMPLS,
     VARIANTS,
@@ -17,27 +20,30 @@ from backends.torch.ops import (
     devices,
     dropout,
     jit,
-    keep_mask,
     make_rng,
     matmul,
+    matmul_precision,
     peak_device_memory,
     ready,
     resolve_device,
     to_numpy,
     versions,
 )
-from backends.torch.recipe import train_chapter_recipe
-from backends.torch.training import ScratchNet, Trainer, builtin_net
+from dropout_ports.backends.torch.parallel import DataParallelTrainer
+from dropout_ports.backends.torch.recipe import train_chapter_recipe
+from dropout_ports.backends.torch.trainer import Trainer
 
-PEERS = {"the chapter's recipe": train_chapter_recipe}  # D2L's DataLoader and Net, as it runs them
+PEERS: dict = {"the chapter's recipe": train_chapter_recipe}  # D2L's DataLoader and Net, as it runs them
 
 __all__ = [
     "DTYPES",
     "KERAS_BACKEND",
+    "MATMUL_PRECISIONS",
     "NAME",
     "PEERS",
     "PRNG_IMPLS",
     "VARIANTS",
+    "DataParallelTrainer",
     "ScratchNet",
     "Trainer",
     "asarray",
@@ -51,6 +57,7 @@ __all__ = [
     "keep_mask",
     "make_rng",
     "matmul",
+    "matmul_precision",
     "peak_device_memory",
     "ready",
     "resolve_device",

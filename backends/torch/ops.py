@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.config import check_rate
-from common.masks import keep_threshold, mask_shape
+from dropout_ports.backends.torch.masks import apply_keep, keep_mask
+from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
+from dropout_ports.common.masks import mask_shape
 
 NAME = "torch"
 KERAS_BACKEND = "torch"
@@ -19,6 +20,26 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 PRNG_IMPLS = ("torch",)  # torch.Generator: Mersenne Twister on the CPU, Philox on CUDA
 copy = torch.clone
 matmul = torch.matmul
+# Config.matmul_precision -> torch's float32 matmul precision ("high": TF32 on NVIDIA GPUs since Ampere)
+TORCH_PRECISIONS = {"highest": "highest", "tf32": "high"}
+MATMUL_PRECISIONS = tuple(TORCH_PRECISIONS)
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str) -> Iterator[None]:
+    """float32 matmuls inside at precision. torch's setting is process-wide, so it is set on entry
+    and the previous one restored on exit: no caller's choice leaks into another's work. Where it
+    already holds, nothing is set (setting it also pins torch's newer per-backend flags)."""
+    wanted = TORCH_PRECISIONS[check_precision(precision, MATMUL_PRECISIONS)]
+    previous = torch.get_float32_matmul_precision()
+    if previous == wanted:
+        yield
+        return
+    torch.set_float32_matmul_precision(wanted)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
 
 
 def versions() -> dict[str, str]:
@@ -51,11 +72,29 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def make_rng(seed: int, device: str | torch.device = "cpu", *, impl: str | None = None) -> torch.Generator:
     """A generator on the device whose tensors it will draw masks for."""
+    seed = check_seed(seed)
     if impl not in (None, *PRNG_IMPLS):
         raise ValueError(f"torch has one generator kind here, {PRNG_IMPLS[0]!r}; got impl {impl!r}")
-    generator = torch.Generator(device=resolve_device(device))
+    return seeded_generator(seed, resolve_device(device))
+
+
+def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A generator from any seed torch takes (below 2^63): derived streams (common.streams) use
+    the whole range, where make_rng's seeds are the ports' common [0, 2^32)."""
+    generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
+
+
+def default_generator(device: torch.device) -> torch.Generator:
+    """torch's global generator on device: the one nn.Dropout draws from there."""
+    if device.type == "cpu":
+        return torch.default_generator
+    index = torch.cuda.current_device() if device.index is None else device.index
+    return torch.cuda.default_generators[index]
+
+
+RNG = "a torch.Generator (make_rng); torch's global generator is never used"
 
 
 def asarray(a: object, dtype: str | None = None, device: str | None = None) -> torch.Tensor:
@@ -92,43 +131,9 @@ def peak_device_memory(device: str) -> int | None:
 def chapter_dropout(x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
     """D2L's ``dropout_layer``: ``(torch.rand(X.shape) > p).float() * X / (1 - p)``, drawn on
     x's device (the chapter's CPU draw breaks on a GPU)."""
+    check_rng(rng, torch.Generator, RNG)
     mask = (torch.rand(x.shape, generator=rng, device=x.device) > p).float()
     return mask * x / (1.0 - p)
-
-
-def keep_mask(rng: torch.Generator, shape: tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
-    """Bool mask, True with probability 1 - p to within 2^-32, drawn on device.
-
-    Uniform 32-bit integers against the threshold all ports share (``torch.rand(shape) >= p``
-    resolves only 2^-24). ``random_`` fills int64 over its full range; its bytes are uniform.
-    On the CPU, where random bits cost most, each element gets one byte and only ties with the
-    threshold's top byte (1 in 256) draw 24 more bits, as in the NumPy port; on CUDA, bits are
-    cheap and a tie pass would sync with the host, so each element gets all 32 at once.
-    """
-    size = math.prod(shape)
-    threshold = keep_threshold(p)
-    if device.type != "cpu":
-        words = torch.empty((size + 1) // 2, dtype=torch.int64, device=device)
-        bits = words.random_(-(2**63), None, generator=rng).view(torch.int32)[:size]
-        return (bits < threshold - 2**31).view(shape)  # int32 holds the uint32 draws shifted by 2^31
-    top, rest = threshold >> 24, threshold & 0xFFFFFF
-    words = torch.empty((size + 7) // 8, dtype=torch.int64, device=device)
-    draws = words.random_(-(2**63), None, generator=rng).view(torch.uint8)[:size]
-    ties = (draws == top).nonzero().squeeze(1) if rest else None
-    keep = torch.lt(draws, top, out=draws.view(torch.bool))  # in place: one fresh buffer fewer
-    if ties is not None:
-        keep[ties] = torch.empty(len(ties), dtype=torch.int64).random_(0, 2**24, generator=rng) < rest
-    return keep.view(shape)
-
-
-def apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
-    """The chapter's ``mask * X / (1 - p)`` with one fresh tensor (on the CPU each is page-faulted
-    in); autograd gives mask / (1 - p). On the CPU torch multiplies by a bool mask element by
-    element, 2x slower than float by float, so a full-size mask is cast first; CUDA's kernels cast
-    as they go, and a broadcast mask is smaller than x."""
-    if x.device.type == "cpu" and keep.shape == x.shape:
-        return keep.to(x.dtype).mul_(x).div_(1.0 - p)
-    return (x * keep).div_(1.0 - p)
 
 
 def dropout(
@@ -141,6 +146,7 @@ def dropout(
 ) -> torch.Tensor:
     """Inverted dropout with the mask drawn by rng on x's device, applied in x's dtype."""
     p = check_rate(p)
+    check_rng(rng, torch.Generator, RNG)
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"dropout needs a floating-point torch.Tensor, got {type(x).__name__}")
     shape = mask_shape(tuple(x.shape), broadcast_dims)
@@ -149,7 +155,7 @@ def dropout(
     if p == 1.0:
         # Zeros with a zero gradient even where x is inf or nan (x * 0 would give nan).
         return torch.where(torch.zeros((), dtype=torch.bool, device=x.device), x, 0.0)
-    return apply_keep(x, keep_mask(rng, shape, p, x.device), p)
+    return apply_keep(x, keep_mask(rng, shape, p), p)
 
 
 def builtin_dropout(
@@ -166,6 +172,7 @@ def builtin_dropout(
     reproducible from rng, it runs under ``fork_rng`` seeded from rng.
     """
     p = check_rate(p)
+    check_rng(rng, torch.Generator, RNG)
     if broadcast_dims:
         raise ValueError("torch's F.dropout has no broadcast_dims (nn.Dropout1d/2d/3d drop whole channels)")
     seed = int(torch.randint(0, 2**62, (), generator=rng, device=rng.device))

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from backends.torch.training import load_params
-from common.config import Config
-from common.data import Dataset
-from common.params import init_params
+from dropout_ports.backends.torch.models import load_params
+from dropout_ports.common.config import Config
+from dropout_ports.common.data import Dataset
+from dropout_ports.common.params import init_params
 
 LOADER_WORKERS = 4  # as the chapter's data module
 

@@ -1,0 +1,1 @@
+"""Rendering compare's results: markdown and figures, from the JSON alone."""

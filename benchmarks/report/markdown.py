@@ -1,0 +1,141 @@
+"""results.md and its figures for compare and train, from the results document alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dropout_ports.benchmarks.report.figures import throughput_bars, training_curves
+from dropout_ports.benchmarks.report.statistics import (
+    difference_sentence,
+    equivalence_lines,
+    identical_lines,
+    method_line,
+)
+from dropout_ports.benchmarks.report.verdict import time_spent, verdict_section
+from dropout_ports.benchmarks.results.analysis import compare_statistics, runs_by_port
+from dropout_ports.benchmarks.results.document import compare_rows
+from dropout_ports.benchmarks.results.stats import CONFIDENCE, mean_interval
+from dropout_ports.benchmarks.results.tables import Column, markdown_table
+from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
+from dropout_ports.benchmarks.results.verdict import verdict
+from dropout_ports.benchmarks.runs.machine import describe_threads
+
+
+def _accuracy(row: dict) -> str:
+    values = row["test_acc"]
+    lost = [f"{len(row[kind])} {kind}" for kind in ("diverged", "failed") if row[kind]]
+    if not values:
+        return " and ".join(lost)
+    interval = mean_interval(values)
+    text = (
+        f"{np.mean(values):.4f}"
+        if interval is None
+        else f"{interval[0]:.4f} [{interval[1]:.4f}, {interval[2]:.4f}]"
+    )
+    return text + (f" ({', '.join(lost)})" if lost else "")
+
+
+def _finished(cell: Callable[[dict], str]) -> Callable[[dict], str]:
+    return lambda row: cell(row) if "gflops" in row else "none finished"
+
+
+def _megabytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+COMPARE_COLUMNS: list[Column] = [
+    ("backend", lambda r: r["backend"]),
+    ("variant", lambda r: r["variant"]),
+    ("loop", lambda r: r["loop"] or "n/a"),
+    ("seeds", lambda r: str(r["seeds"])),
+    (f"test acc (mean [{CONFIDENCE:.0%} CI])", _accuracy),
+    ("train loss", _finished(lambda r: f"{np.mean(r['train_loss']):.4f}")),
+    *[(header, _finished(cell)) for header, cell in THROUGHPUT_COLUMNS],
+    ("peak RSS MB", _finished(lambda r: _megabytes(r["peak_rss_mb"]))),
+    ("GPU peak MB", _finished(lambda r: _megabytes(r["device_peak_mb"]))),
+]
+
+
+def statistics_section(doc: dict, rows: list[dict], statistics: dict) -> list[str]:
+    """The lines on which ports coincide, whether the ports' final test accuracies differ, and
+    whether they are equivalent."""
+    lines = [method_line(), ""]
+    for kind, why in (("diverged", "loss NaN or infinite"), ("failed", "no result; see results.json")):
+        left_out = [f"{r['backend']}/{r['variant']} seed {s}" for r in rows for s in r[kind]]
+        if left_out:
+            lines += [f"Left out of the statistics, {kind} ({why}): {', '.join(left_out)}.", ""]
+    configs = {
+        port: [run["config"] for run in by_seed.values()]
+        for port, by_seed in runs_by_port(doc["runs"]).items()
+    }
+    for line in identical_lines(statistics["identical"], configs):
+        lines += [line, ""]
+    (test,) = statistics["tests"] or [None]
+    lines.append(difference_sentence(test, len(doc["settings"]["seeds"])))
+    if test is not None:
+        equivalence = statistics["equivalence"]
+        lines += ["", *equivalence_lines(equivalence, statistics["margin"], statistics["equivalence_power"])]
+    return lines
+
+
+def describe_runs(executor: dict | None) -> str:
+    """How the runs were executed, and so what their timings and memory figures mean."""
+    if executor is None:
+        return "Runs executed in the calling process, one after another."
+    threads = f" of {executor['threads_per_run']} threads each" if executor.get("threads_per_run") else ""
+    text = (
+        f"Executor: {executor['name']}, runs {executor['where']}, up to {executor['jobs']} at a time{threads}"
+    )
+    if executor["parallel"]:
+        return text + " (timings were taken with runs in parallel)."
+    return text + "; in rounds: each seed runs every port once, one run at a time, before the next seed."
+
+
+def compare_markdown(doc: dict) -> str:
+    if not doc["runs"] or not doc["yardsticks"]:
+        return f"# dropout-ports compare ({doc['status']})\n\nNo run finished; `--resume` runs them.\n"
+    rows = compare_rows(doc)
+    statistics = compare_statistics(doc)
+    env, settings, sticks = doc["environment"], doc["settings"], doc["yardsticks"]
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+    own = ", ".join(f"{name} {b['mlp_gflops']:.0f}" for name, b in sticks["by_backend"].items())
+    peak = max([sticks["peak_gflops"], *(row.get("gflops", 0) for row in rows)])
+    return "\n".join(
+        [
+            f"# dropout-ports compare ({doc['status']})",
+            "",
+            f"{env['cpu']}, {env['cores']} cores; {versions}.",
+            describe_threads(env) + ".",
+            f"Device {settings['device']}; data {settings['data']} ({settings['train_examples']:,} training "
+            f"examples); seeds {settings['seeds']}; {settings['config']['epochs']} epochs.",
+            f"Yardsticks (float32 GFLOP/s, measured in this run): machine peak {peak:.0f} (the best "
+            f"{sticks.get('square', '')}^2 matmul of any framework, or an epoch that beat it); each "
+            f"framework's own matmuls at the MLP's shapes: {own or 'not measured'}.",
+            describe_runs(doc.get("executor")),
+            *filter(None, [time_spent(doc)]),
+            "",
+            markdown_table(rows, COMPARE_COLUMNS),
+            "",
+            "Epoch seconds are the median after the first epoch (compilation and warm-up), shown "
+            "apart. Peak RSS is the kernel's high-water mark of the run's process (with --inline, of "
+            "the whole calling process); GPU peak is the framework allocator's.",
+            "",
+            *statistics_section(doc, rows, statistics),
+            "",
+            *verdict_section(doc, verdict(doc, statistics)),
+            "",
+        ]
+    )
+
+
+def render_compare(doc: dict, out_dir: Path) -> None:
+    """results.md, curves.png and throughput.png from a results document."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.md").write_text(compare_markdown(doc))
+    if not doc["runs"] or not doc["yardsticks"]:
+        return
+    training_curves(doc, out_dir / "curves.png")
+    throughput_bars(compare_rows(doc), out_dir / "throughput.png", "Training throughput per port")
