@@ -22,6 +22,9 @@ _BACKENDS = {
 }
 
 EXTRA_BACKENDS_ENV = "DROPOUT_PORTS_BACKENDS"  # "name=module[,name=module]": ports kept elsewhere
+# A folder where a port whose compiler can keep programs on disk keeps them (the JAX port), so that
+# runs in other processes reuse them; the run engine gives the runs of one command a fresh one.
+COMPILE_CACHE_ENV = "DROPOUT_PORTS_COMPILE_CACHE"
 VARIANT_NAMES = (
     "scratch",
     "builtin",

@@ -52,7 +52,10 @@ def compare_command(doc: dict) -> str:
     """The command that made the kept compare run, read back from its settings."""
     seeds = " ".join(map(str, doc["settings"]["seeds"]))
     verdict = " --verdict" if doc.get("lockstep") else ""
-    return f"dropout-ports compare --seeds {seeds}{verdict} --out docs/runs/compare"
+    executor = doc.get("executor") or {}
+    jobs = f" --jobs {executor['jobs']}" if executor.get("jobs", 1) > 1 else ""
+    timed = f" --timed-seeds {len(executor['timed']['seeds'])}" if "timed" in executor else ""
+    return f"dropout-ports compare --seeds {seeds}{verdict}{jobs}{timed} --out docs/runs/compare"
 
 
 def compare_block() -> str:

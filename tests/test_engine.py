@@ -44,11 +44,14 @@ def inline(tmp_path_factory) -> Path:
 
 
 def test_local_workers_are_the_default_and_give_the_inline_answers(inline, tmp_path):
-    done = compare(tmp_path, *SWEEP, "--jobs", "2", "--threads", "2")
+    done = compare(tmp_path, *SWEEP, "--jobs", "2", "--threads", "2", "--timed-seeds", "1")
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["executor"]["name"] == "local" and doc["executor"]["parallel"]
-    assert "Executor: local" in (tmp_path / "results.md").read_text()
+    assert doc["executor"]["timed"]["jobs"] == 1 and doc["executor"]["timed"]["seeds"] == [0]
+    assert {(r["seed"], r["runs_at_once"]) for r in doc["runs"]} == {(0, 1), (1, 2)}
+    text = (tmp_path / "results.md").read_text()
+    assert "Executor: local" in text and "from the runs of seed 0, made one at a time" in text
     assert accuracies(tmp_path) == accuracies(inline) and len(accuracies(inline)) == 8  # torch: 3 variants
 
 
@@ -59,6 +62,16 @@ def test_each_run_reports_its_own_process_peak(tmp_path):
         r["backend"]: r["peak_rss_bytes"] for r in json.loads((tmp_path / "results.json").read_text())["runs"]
     }
     assert 0 < peaks["numpy"] < peaks["jax"]  # JAX's own process holds XLA; NumPy's does not
+
+
+def test_jax_keeps_its_compiled_programs_where_the_engine_says(tmp_path):
+    pytest.importorskip("jax")
+    cache = tmp_path / "compiled"
+    env = {**os.environ, "DROPOUT_PORTS_COMPILE_CACHE": str(cache)}
+    args = ["train", "--backend", "jax", "--data-source", "synthetic", "--epochs", "1", "--quiet"]
+    done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert any(path.name.startswith("jit_train") for path in cache.iterdir())  # the train step, however small
 
 
 @pytest.fixture

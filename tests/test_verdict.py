@@ -10,8 +10,10 @@ import pytest
 from test_cli import cli
 
 from dropout_ports.benchmarks.report.markdown import compare_markdown
+from dropout_ports.benchmarks.report.verdict import time_spent
 from dropout_ports.benchmarks.results.analysis import compare_statistics
 from dropout_ports.benchmarks.results.verdict import compare_entries, verdict
+from dropout_ports.benchmarks.runs.compare import plan_runs, run_spec, timed_rounds
 from dropout_ports.common.config import Config
 
 CONFIG = Config(epochs=2).to_dict()
@@ -80,6 +82,52 @@ def test_the_verdict_reads_lockstep_equivalence_and_speed():
     unchecked = verdict(_doc(_runs()), compare_statistics(_doc(_runs())))
     assert unchecked["one_computation"]["checked"] == []
     assert "not checked in this run" in compare_markdown(_doc(_runs()))
+
+
+def test_with_a_timed_round_speed_comes_from_the_runs_made_alone():
+    runs = _runs()
+    for run in runs:  # the parallel seeds' epochs are slower, and by another ratio
+        alone = run["seed"] == 0
+        slowdown = 1.0 if alone else {"a": 1.5, "b": 4.0}[run["backend"]]
+        history = [{**row, "seconds": row["seconds"] * slowdown} for row in run["history"]]
+        run.update(runs_at_once=1 if alone else 2, history=history)
+    doc = _doc(runs)
+    doc["executor"] = {"name": "local", "where": "each in a fresh process", "jobs": 2, "threads_per_run": 1,
+                       "parallel": True, "timed": {"name": "local", "where": "each in a fresh process",
+                       "jobs": 1, "threads_per_run": 2, "parallel": False, "seeds": [0]}}  # fmt: skip
+    speed = compare_entries(doc)["verdict"]["speed"]
+    assert {row["port"]: row["ratio"] for row in speed} == pytest.approx(
+        {"a/scratch": 2.0, "a/builtin": 3.0, "b/scratch": 1.0}
+    )
+    text = compare_markdown(doc)
+    assert "a/builtin 3.00x" in text and "from the runs of seed 0, made one at a time" in text
+    assert "seed 0 first, one run at a time of 2 threads each" in text
+    assert "up to 2 at a time of 1 thread each" in text
+    lost = [run for run in runs if not (run["seed"] == 0 and run["backend"] == "b")]  # b: no run alone
+    assert "**Speed:** not compared" in compare_markdown(_doc(lost) | {"executor": doc["executor"]})
+
+
+def test_timed_rounds_run_the_first_seeds_through_their_own_executor():
+    plan = plan_runs(["numpy"], [3, 1, 2], ["scratch"])
+    todo = [run_spec(key, Config(), "cpu", None) for key in plan if key[2] != 1]  # seed 1 is done
+    executor, timed = object(), object()
+    first, rounds = timed_rounds(todo, plan, executor, timed, 2)
+    assert first == [3, 1] and [(runner, [spec.seed for spec in specs]) for runner, specs in rounds] == [
+        (timed, [3]),
+        (executor, [2]),
+    ]
+    assert timed_rounds(todo, plan, executor, None, 2) == ([], [(executor, todo)])
+    assert timed_rounds(todo, plan, executor, timed, 0) == ([], [(executor, todo)])
+
+
+def test_the_time_line_says_where_the_time_went():
+    runs = [{**run, "wall_s": 2.0} for run in _runs(seeds=2)]  # 6 runs: 4.8 s of epochs, 12 s of wall
+    serial = time_spent({**_doc(runs), "duration_s": 60.0})
+    assert serial.startswith("Time: 1.0 min in all: 0.1 min in training epochs, 0.1 min in the runs'")
+    parallel = time_spent({**_doc(runs), "duration_s": 9.0 * 60, "before_runs_s": 3.0 * 60})
+    assert "3.0 min before the runs" in parallel and "6.0 min running them" in parallel
+    assert "went in parallel" not in parallel
+    assert "went in parallel" in time_spent({**_doc(runs), "duration_s": 10.0, "before_runs_s": 5.0})
 
 
 def test_with_few_seeds_the_verdict_says_what_is_missing():

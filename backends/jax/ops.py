@@ -15,9 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dropout_ports.backends import COMPILE_CACHE_ENV
 from dropout_ports.backends.jax.masks import apply_keep, keep_mask
 from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
 from dropout_ports.common.masks import mask_shape
+
+if os.environ.get(COMPILE_CACHE_ENV):  # JAX's persistent cache, every program in it however small
+    jax.config.update("jax_compilation_cache_dir", os.environ[COMPILE_CACHE_ENV])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 NAME = "jax"
 KERAS_BACKEND = "jax"

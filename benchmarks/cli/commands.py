@@ -62,6 +62,14 @@ def make_executor(args: argparse.Namespace, data: Dataset) -> Executor:
     return LocalExecutor(data_spec(args), jobs=args.jobs, threads=args.threads, run_timeout=args.run_timeout)
 
 
+def timed_executor(args: argparse.Namespace) -> Executor | None:
+    """compare --timed-seeds: local runs one at a time with every core, for the speed figures (None
+    where every run goes one at a time anyway)."""
+    if not getattr(args, "timed_seeds", 0) or args.inline or args.ray is not None or args.jobs == 1:
+        return None
+    return LocalExecutor(data_spec(args), jobs=1, run_timeout=args.run_timeout)
+
+
 def say(args: argparse.Namespace, message: str) -> None:
     """A line on stderr about what is being done, unless --quiet."""
     if not args.quiet:
@@ -195,7 +203,7 @@ def run_plan(
     out, data = args.out, None
     try:
         data = data_spec(args).load()
-        executor = make_executor(args, data)
+        executor, timed = make_executor(args, data), timed_executor(args)
         out = out or new_folder(f"study-{study['name']}-" if study else "")
         say(args, f"{say_what}, data from {data.origin}")
         say(args, f"results go to {out}/ (results.json is saved after every run)")
@@ -203,6 +211,7 @@ def run_plan(
             plan, data, out, executor, base=base, device=args.device, resume=args.resume, margin=args.margin,
             progress=not args.quiet, study=study, quick_yardsticks=bool(study and study["quick"]),
             lockstep=lockstep, analyse=analyse_results, render=render_results,
+            timed=timed, timed_seeds=getattr(args, "timed_seeds", 0),
         )  # fmt: skip
     except KeyboardInterrupt:
         if out is None:

@@ -113,6 +113,10 @@ def check_args(args: argparse.Namespace) -> None:
         value = getattr(args, option, None)
         if value is not None and value <= 0:
             raise ValueError(f"--{option.replace('_', '-')} must be positive, got {value}")
+    if getattr(args, "timed_seeds", 0) < 0:
+        raise ValueError(f"--timed-seeds must be 0 or more, got {args.timed_seeds}")
+    if getattr(args, "timed_seeds", 0) and args.ray is not None:
+        raise ValueError("--timed-seeds times runs on this machine: use it with --jobs, not --ray")
     if hasattr(args, "margin") and not 0 < args.margin < 1:
         raise ValueError(f"--margin must be a fraction in (0, 1), got {args.margin}")
 
@@ -184,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
         "float64 lockstep, each in a fresh process); the report's Verdict then says so",
     )
     add_executor_args(compare)
+    compare.add_argument(
+        "--timed-seeds", type=int, default=0, metavar="K",
+        help="with --jobs N > 1: the first K seeds run first, one run at a time with every core, and only "
+        "they give the speed figures; the other seeds then run N at a time",
+    )  # fmt: skip
     compare.set_defaults(run=run_compare_command)
 
     study = command("study", "one of the chapter's open questions, answered in every port")

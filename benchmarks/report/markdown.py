@@ -13,6 +13,7 @@ from dropout_ports.benchmarks.report.statistics import (
     equivalence_lines,
     identical_lines,
     method_line,
+    seed_list,
 )
 from dropout_ports.benchmarks.report.verdict import time_spent, verdict_section
 from dropout_ports.benchmarks.results.analysis import compare_statistics, runs_by_port
@@ -85,13 +86,23 @@ def describe_runs(executor: dict | None) -> str:
     """How the runs were executed, and so what their timings and memory figures mean."""
     if executor is None:
         return "Runs executed in the calling process, one after another."
-    threads = f" of {executor['threads_per_run']} threads each" if executor.get("threads_per_run") else ""
-    text = (
-        f"Executor: {executor['name']}, runs {executor['where']}, up to {executor['jobs']} at a time{threads}"
-    )
+    text = f"Executor: {executor['name']}, runs {executor['where']}"
+    if "timed" in executor:  # compare --timed-seeds
+        timed = executor["timed"]
+        return (
+            f"{text}: {seed_list(timed['seeds'])} first, one run at a time{_threads(timed)}, "
+            f"every port in turn; only those runs give the timings and throughput. The other seeds up to "
+            f"{executor['jobs']} at a time{_threads(executor)}, for the accuracy and memory."
+        )
+    text += f", up to {executor['jobs']} at a time{_threads(executor)}"
     if executor["parallel"]:
         return text + " (timings were taken with runs in parallel)."
     return text + "; in rounds: each seed runs every port once, one run at a time, before the next seed."
+
+
+def _threads(executor: dict) -> str:
+    threads = executor.get("threads_per_run")
+    return f" of {threads} thread{'s' if threads > 1 else ''} each" if threads else ""
 
 
 def compare_markdown(doc: dict) -> str:

@@ -98,6 +98,11 @@ EQUIVALENCE_COLUMNS: list[Column] = [
 ]
 
 
+def seed_list(seeds: list[int]) -> str:
+    """'seed 0', 'seeds 0, 1'."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
 def seeds_text(seeds: int | None) -> str:
     return f"about {seeds} seeds" if seeds else "more than 1,000 seeds"
 

@@ -3,8 +3,8 @@ the same accuracy, speed; and where the command's time went."""
 
 from __future__ import annotations
 
-from dropout_ports.benchmarks.report.statistics import pp, seeds_text
-from dropout_ports.benchmarks.results.document import ran_in_parallel
+from dropout_ports.benchmarks.report.statistics import pp, seed_list, seeds_text
+from dropout_ports.benchmarks.results.document import timings_shared
 from dropout_ports.benchmarks.results.stats import ALPHA, EQUIVALENCE_CONFIDENCE, MIN_INTERVAL_SEEDS
 
 
@@ -80,17 +80,25 @@ def _adjusted(same: dict) -> str:
     return f"; {counted} as claims of their own (Holm, the table's last column)"
 
 
-def speed_line(speed: list[dict], in_parallel: bool) -> str:
+def speed_line(speed: list[dict], shared: bool, timed: dict | None = None) -> str:
+    """shared: some port's timings come from runs that shared the cores (results.document.timings_shared);
+    timed: the executor's timed round (compare --timed-seeds), if it had one."""
     if not speed:
         return "**Speed:** no run finished."
-    if in_parallel:  # in any session of the folder, not only its latest
+    if shared:  # in any session of the folder, not only its latest
         return "**Speed:** not compared: the runs ran in parallel, so their epochs shared the cores."
     fastest = min(speed, key=lambda row: row["ratio"])
     others = ", ".join(f"{row['port']} {row['ratio']:.2f}x" for row in speed if row is not fastest)
+    where = (
+        f"from the runs of {seed_list(timed['seeds'])}, made one at a time, each in a fresh process, every "
+        "port in turn, before the other seeds ran in parallel"
+        if timed
+        else "mean over the seeds; runs one at a time, each in a fresh process, every port in turn before "
+        "the next seed"
+    )
     return (
         f"**Speed:** each port's epoch against the fastest, {fastest['port']} ({fastest['epoch_s']:.2f} s): "
-        f"{others or 'no other port'} (the median epoch after the first, mean over the seeds; runs one at a "
-        "time, each in a fresh process, every port in turn before the next seed)."
+        f"{others or 'no other port'} (the median epoch after the first, {where})."
     )
 
 
@@ -100,7 +108,7 @@ def verdict_section(doc: dict, verdict: dict) -> list[str]:
         "",
         f"- {computation_line(verdict['one_computation'])}",
         f"- {accuracy_line(verdict['same_accuracy'], verdict['identical'])}",
-        f"- {speed_line(verdict['speed'], ran_in_parallel(doc))}",
+        f"- {speed_line(verdict['speed'], timings_shared(doc), (doc.get('executor') or {}).get('timed'))}",
     ]
 
 
@@ -111,9 +119,23 @@ def time_spent(doc: dict) -> str | None:
     runs = [run for run in doc["runs"] if run.get("history")]
     epochs = sum(row["seconds"] for run in runs for row in run["history"])
     inside = sum(run.get("wall_s", 0.0) for run in doc["runs"])
+    total = doc["duration_s"] / 60
+    if "before_runs_s" not in doc:  # older folders
+        return (
+            f"Time: {total:.1f} min in all: {epochs / 60:.1f} min in training epochs, "
+            f"{(inside - epochs) / 60:.1f} min in the runs' start-up and evaluation, "
+            f"{(doc['duration_s'] - inside) / 60:.1f} min outside the runs (environment, yardsticks, "
+            "lockstep check, process starts)."
+        )
+    before = doc["before_runs_s"]
+    overlap = (
+        " (more than the time they took: runs went in parallel)"
+        if inside > doc["duration_s"] - before
+        else ""
+    )
     return (
-        f"Time: {doc['duration_s'] / 60:.1f} min in all: {epochs / 60:.1f} min in training epochs, "
-        f"{(inside - epochs) / 60:.1f} min in the runs' start-up and evaluation, "
-        f"{(doc['duration_s'] - inside) / 60:.1f} min outside the runs (environment, yardsticks, lockstep "
-        "check, process starts)."
+        f"Time: {total:.1f} min in all: {before / 60:.1f} min before the runs (environment, yardsticks, "
+        f"lockstep check), {total - before / 60:.1f} min running them. The runs' own clocks add up to "
+        f"{epochs / 60:.1f} min of training epochs and {(inside - epochs) / 60:.1f} min of start-up and "
+        f"evaluation{overlap}."
     )

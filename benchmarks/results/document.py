@@ -130,7 +130,7 @@ def compare_rows(doc: dict) -> list[dict]:
             "train_loss": [run["history"][-1]["train_loss"] for run in done],
         }
         if done:
-            figures = [run_throughput(run, doc) for run in done]
+            figures = [run_throughput(run, doc) for run in timed_runs(done, doc)]
             row.update({key: float(np.mean([f[key] for f in figures])) for key in figures[0]})
             rates = [f["samples_per_s"] for f in figures]
             row["samples_per_s_range"] = (min(rates), max(rates))
@@ -149,12 +149,31 @@ def run_throughput(run: dict, doc: dict) -> dict:
     return throughput(cfg, examples, seconds)
 
 
+def ran_alone(run: dict, doc: dict) -> bool:
+    """Whether the run had the machine to itself. Runs record how many ran at once; older folders,
+    their executor only."""
+    return run.get("runs_at_once", (doc.get("executor") or {}).get("jobs", 1)) == 1
+
+
+def timed_runs(runs: list[dict], doc: dict) -> list[dict]:
+    """The runs a port's timings come from: those that ran alone (compare --timed-seeds), else all."""
+    return [run for run in runs if ran_alone(run, doc)] or runs
+
+
+def timings_shared(doc: dict) -> bool:
+    """Whether some port's timings (timed_runs) come from runs that shared the machine, so that its
+    epoch times are not comparable with another port's."""
+    return any(
+        not ran_alone(run, doc)
+        for runs in group_runs(doc).values()
+        for run in timed_runs([run for run in runs if finished(run)], doc)
+    )
+
+
 def ran_in_parallel(doc: dict) -> bool:
-    """Whether any run shared the machine with another of the folder's runs (its epoch times are
-    then not comparable across runs). Runs record how many ran at once; older folders, their
-    executor only."""
-    executor = doc.get("executor") or {}
-    return any(run.get("runs_at_once", executor.get("jobs", 1)) > 1 for run in doc["runs"])
+    """Whether any run shared the machine with another of the folder's runs (a study's epoch times
+    are then not comparable across runs)."""
+    return not all(ran_alone(run, doc) for run in doc["runs"])
 
 
 def sessions(doc: dict) -> int:

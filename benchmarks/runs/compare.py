@@ -144,12 +144,16 @@ def run_compare(
     lockstep: Callable[[], dict] | None = None,
     analyse: Callable[[dict], dict] | None = None,
     render: Callable[[dict, Path], None] | None = None,
+    timed: Executor | None = None,
+    timed_seeds: int = 0,
 ) -> dict:
     """Run every run of the plan not already finished in the folder through the executor; each
     record is saved as it arrives, whichever the executor. Before the runs, lockstep() (compare
     --verdict) checks that the ports are one computation; at the end, interrupted or not,
     analyse(doc) gives the entries it adds (statistics, verdict) and render(doc, folder) draws the
-    report. With a study (studies.catalogue.describe), a run's setting names its Config changes."""
+    report. With a study (studies.catalogue.describe), a run's setting names its Config changes.
+    With timed, the plan's first timed_seeds seeds run first through it (one run at a time), so
+    that the speed figures can come from runs that had the machine to themselves."""
     base = base or Config()
     started = time.perf_counter()
     with ResultsFolder(out_dir, "results.json", resume=resume) as folder:
@@ -162,16 +166,22 @@ def run_compare(
         session = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         done = {run_key(run) for run in doc["runs"]}
         todo = [run_spec(key, base, device, study) for key in plan if key not in done]
+        first, rounds = timed_rounds(todo, plan, executor, timed, timed_seeds)
+        if first:
+            doc["executor"]["timed"] = {**describe_executor(timed), "seeds": first}
         bar = tqdm(
             total=len(todo), desc=f"runs ({executor.name})", unit="run", disable=not show_progress(progress)
         )
 
-        def keep(record: dict) -> None:
-            record.update(session=session, runs_at_once=doc["executor"]["jobs"])
-            doc["runs"].append(record)
-            sort_runs(doc)
-            folder.save(doc)
-            bar.update()
+        def keeper(runs_at_once: int) -> Callable[[dict], None]:
+            def keep(record: dict) -> None:
+                record.update(session=session, runs_at_once=runs_at_once)
+                doc["runs"].append(record)
+                sort_runs(doc)
+                folder.save(doc)
+                bar.update()
+
+            return keep
 
         doc["status"] = "running"
         try:
@@ -182,8 +192,10 @@ def run_compare(
                 doc["yardsticks"] = yardsticks(settings["backends"], base, device, quick=quick_yardsticks)
             if lockstep is not None and not doc.get("lockstep"):
                 doc["lockstep"] = lockstep()
+            doc["before_runs_s"] = doc.get("before_runs_s", 0.0) + time.perf_counter() - started
             folder.save(doc)
-            executor.run(todo, keep)
+            for runner, specs in rounds:
+                runner.run(specs, keeper(describe_executor(runner)["jobs"]))
             doc["status"] = "complete"
         except KeyboardInterrupt:
             doc["status"] = "interrupted"
@@ -199,6 +211,18 @@ def run_compare(
                 if render is not None:
                     render(doc, out_dir)
     return doc
+
+
+def timed_rounds(
+    todo: list[RunSpec], plan: list[RunKey], executor: Executor, timed: Executor | None, timed_seeds: int
+) -> tuple[list[int], list[tuple[Executor, list[RunSpec]]]]:
+    """The plan's first timed_seeds seeds (none without timed) and the rounds the runs go in: those
+    seeds' runs through timed, then the rest through executor."""
+    first = list(dict.fromkeys(key[2] for key in plan))[:timed_seeds] if timed is not None else []
+    if not first:
+        return [], [(executor, todo)]
+    alone = [spec for spec in todo if spec.seed in first]
+    return first, [(timed, alone), (executor, [spec for spec in todo if spec.seed not in first])]
 
 
 def run_spec(key: RunKey, base: Config, device: str, study: dict | None) -> RunSpec:

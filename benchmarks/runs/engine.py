@@ -6,7 +6,10 @@ trains it and returns its record, never raising for a failed run. Executors:
 - ``InlineExecutor``: in the calling process (debugging, tests);
 - ``LocalExecutor``: worker processes, each loading the data once and forking a fresh child per
   run, so no framework shares a process with another, a crash or hang ends only its run, and
-  the run's peak memory is its own process's;
+  the run's peak memory is its own process's. The child is forked from a process of the worker's
+  that has imported the run's framework (a ``Preloaded``), so a run does not spend seconds importing
+  torch or JAX, yet starts from no other run's state. Its runs share a compile cache that starts
+  empty ($DROPOUT_PORTS_COMPILE_CACHE), so a port's first run compiles as a fresh process does;
 - ``dropout_ports.benchmarks.runs.ray_executor.RayExecutor``: Ray tasks on a cluster.
 A data-parallel run of a port that keeps a replica per process (torch) is launched from the run's
 process as replica processes (``dropout_ports.benchmarks.runs.distributed``), or Ray Train workers.
@@ -14,9 +17,11 @@ process as replica processes (``dropout_ports.benchmarks.runs.distributed``), or
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -24,7 +29,7 @@ from collections.abc import Callable, Sequence
 from queue import Empty
 from typing import Protocol
 
-from dropout_ports.backends import get_backend, prepare_host_devices
+from dropout_ports.backends import COMPILE_CACHE_ENV, get_backend, prepare_host_devices
 from dropout_ports.benchmarks.results.document import run_key
 from dropout_ports.benchmarks.runs import distributed
 from dropout_ports.benchmarks.runs.spec import (
@@ -111,12 +116,19 @@ class LocalExecutor:
         self.threads = threads or max(1, (os.cpu_count() or 1) // jobs)  # the cores, shared out
 
     def run(self, specs: Sequence[RunSpec], on_record: OnRecord) -> None:
+        """The runs share a compile cache that starts empty (unless $DROPOUT_PORTS_COMPILE_CACHE names
+        one), so a port's first run compiles as a fresh process would and the later ones reuse it."""
+        with tempfile.TemporaryDirectory(prefix="dropout-ports-compiled-") as fresh:
+            self._run(specs, on_record, os.environ.get(COMPILE_CACHE_ENV) or fresh)
+
+    def _run(self, specs: Sequence[RunSpec], on_record: OnRecord, compile_cache: str) -> None:
         context = mp.get_context("spawn")  # workers start clean: no framework of this process
         tasks, results = context.Queue(), context.Queue()
         for spec in specs:
             tasks.put(spec)
+        settings = (self.data, self.threads, self.run_timeout, compile_cache)
         workers = [
-            context.Process(target=_worker, args=(self.data, self.threads, self.run_timeout, tasks, results))
+            context.Process(target=_worker, args=(*settings, tasks, results))
             for _ in range(min(self.jobs, len(specs)))
         ]
         for worker in workers:
@@ -151,32 +163,88 @@ def _next_result(results: mp.Queue, workers: list) -> dict | None:
 
 
 def _worker(
-    data: DataSpec, threads: int, run_timeout: float | None, tasks: mp.Queue, results: mp.Queue
+    data: DataSpec,
+    threads: int,
+    run_timeout: float | None,
+    compile_cache: str,
+    tasks: mp.Queue,
+    results: mp.Queue,
 ) -> None:
     """A worker process: loads the data once, then runs each task in a child forked from itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it terminates us
     limit_threads(threads)
+    os.environ[COMPILE_CACHE_ENV] = compile_cache
     try:
         dataset = data.load()
     except Exception as err:  # every run this worker takes fails, saying why
         while (spec := tasks.get()) is not None:
             results.put(failed(spec, f"the worker could not load the data: {type(err).__name__}: {err}"))
         return
-    child: list = []
+    preloaded: dict[str, Preloaded] = {}
 
     def stop(signum: int, frame: object) -> None:
-        for process in child:
-            process.kill()
+        for process in preloaded.values():
+            process.kill()  # and so its run, which never outlives it
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
     while (spec := tasks.get()) is not None:
-        results.put(run_in_child(spec, dataset, run_timeout, child))
+        if spec.backend not in preloaded or not preloaded[spec.backend].alive:
+            preloaded[spec.backend] = Preloaded(spec.backend, dataset, run_timeout)
+        results.put(preloaded[spec.backend].run(spec))
+    for process in preloaded.values():
+        process.close()
 
 
-def run_in_child(
-    spec: RunSpec, data: Dataset, run_timeout: float | None, current: list | None = None
-) -> dict:
+class Preloaded:
+    """A process forked from a worker that imports one backend (its framework) and then forks each
+    of that backend's runs from itself: the run's process starts with the framework loaded and the
+    data shared, and the preloaded process itself never trains."""
+
+    def __init__(self, backend: str, data: Dataset, run_timeout: float | None):
+        context = mp.get_context("fork")
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(target=_preloaded, args=(backend, data, run_timeout, theirs))
+        self.process.start()
+        theirs.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def run(self, spec: RunSpec) -> dict:
+        try:
+            self.connection.send(spec)
+            return self.connection.recv()
+        except (EOFError, OSError):  # it died before it could send the run's record
+            self.process.join()
+            return failed(
+                spec, f"the process that starts its runs died: {describe_exit(self.process.exitcode)}"
+            )
+
+    def close(self) -> None:
+        self.connection.send(None)
+        self.process.join()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+def _preloaded(backend: str, data: Dataset, run_timeout: float | None, connection: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    with contextlib.suppress(Exception):  # a backend that cannot load fails in each run's record instead
+        get_backend(backend)
+    while True:
+        while not connection.poll(0.5):
+            if os.getppid() != parent:  # never outlive the worker, even one killed outright
+                os._exit(1)
+        if (spec := connection.recv()) is None:
+            return
+        connection.send(run_in_child(spec, data, run_timeout))
+
+
+def run_in_child(spec: RunSpec, data: Dataset, run_timeout: float | None) -> dict:
     """Run spec in a process forked from this one (sharing the data); a run that raises, dies or
     passes run_timeout gives a failed record."""
     context = mp.get_context("fork")
@@ -184,8 +252,6 @@ def run_in_child(
     process = context.Process(target=_child, args=(spec, data, sender))
     process.start()
     sender.close()
-    if current is not None:
-        current[:] = [process]
     try:
         if receiver.poll(run_timeout):
             return receiver.recv()
@@ -203,7 +269,7 @@ def _child(spec: RunSpec, data: Dataset, sender: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = os.getppid()
 
-    def orphaned() -> None:  # never outlive the worker, even one killed outright
+    def orphaned() -> None:  # never outlive the process that started it, even one killed outright
         while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(1)
