@@ -65,7 +65,7 @@ def make_executor(args: argparse.Namespace, data: Dataset) -> Executor:
 def timed_executor(args: argparse.Namespace) -> Executor | None:
     """compare --timed-seeds: local runs one at a time with every core, for the speed figures (None
     where every run goes one at a time anyway)."""
-    if not getattr(args, "timed_seeds", 0) or args.inline or args.ray is not None or args.jobs == 1:
+    if not args.timed_seeds or args.inline or args.jobs == 1:  # check_args refuses it with --ray
         return None
     return LocalExecutor(data_spec(args), jobs=1, run_timeout=args.run_timeout)
 
@@ -211,7 +211,7 @@ def run_plan(
             plan, data, out, executor, base=base, device=args.device, resume=args.resume, margin=args.margin,
             progress=not args.quiet, study=study, quick_yardsticks=bool(study and study["quick"]),
             lockstep=lockstep, analyse=analyse_results, render=render_results,
-            timed=timed, timed_seeds=getattr(args, "timed_seeds", 0),
+            timed=timed, timed_seeds=args.timed_seeds,
         )  # fmt: skip
     except KeyboardInterrupt:
         if out is None:

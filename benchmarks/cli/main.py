@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
     study.add_argument("--seeds", nargs="+", type=seed_arg, help="default: the study's (0 1 with --quick)")
     add_config_args(study)
-    study.set_defaults(epochs=None)  # the study's own, unless given
+    study.set_defaults(epochs=None, timed_seeds=0)  # the study's own epochs, unless given; no timed round
     add_data_args(study)
     add_run_args(study, "default: a new results/study-<name>-<timestamp>/")
     add_executor_args(study)
