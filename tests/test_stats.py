@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from dropout_ports.benchmarks.results.identical import identical_groups, merged, why_identical
+from dropout_ports.backends import get_backend
+from dropout_ports.benchmarks.report.statistics import mean_and_interval
+from dropout_ports.benchmarks.results.identical import FIGURES, identical_groups, merged, why_identical
 from dropout_ports.benchmarks.results.stats import (
     blocked_test,
     equivalence,
@@ -19,6 +21,9 @@ from dropout_ports.benchmarks.results.stats import (
     sign_test,
     smallest_p,
 )
+from dropout_ports.benchmarks.runs.probes import PROBES
+from dropout_ports.common.config import Config
+from dropout_ports.common.fit import fit
 
 
 def test_holm_matches_a_hand_computed_example():
@@ -28,12 +33,14 @@ def test_holm_matches_a_hand_computed_example():
     assert holm([0.2]) == [0.2] and holm([]) == []
 
 
-def test_intervals_stay_inside_zero_one_and_need_three_seeds():
+def test_intervals_are_printed_as_computed_and_marked_past_zero_one():
     assert mean_interval([0.85, 0.86]) is None  # t = 12.7 with 2: no interval is printed
     mean, low, high = mean_interval([0.10, 0.99, 0.98])
-    assert 0.0 <= low < mean < high <= 1.0 and high == 1.0  # Student's would reach past 1
+    assert low < 0.0 < mean < 1.0 < high  # a collapsed run: Student's reaches past both ends
+    assert mean_and_interval([0.10, 0.99, 0.98]) == f"{mean:.4f} [{low:.4f}*, {high:.4f}*]"
     mean, low, high = mean_interval([0.84, 0.85, 0.86])
     assert mean - low == pytest.approx(high - mean) == pytest.approx(4.302653 * 0.01 / np.sqrt(3), rel=1e-5)
+    assert "*" not in mean_and_interval([0.84, 0.85, 0.86])
 
 
 def test_the_smallest_p_of_a_blocked_design():
@@ -95,8 +102,10 @@ def test_interaction_test_finds_one_port_off_in_one_setting_and_not_otherwise():
 
     off, null = interaction_test(blocks(0.03)), interaction_test(blocks(0.0))
     assert off["p_value"] < 0.01 < null["p_value"] and off["design"]["dfn"] == 4
-    distinct = math.factorial(12) / math.factorial(4) ** 3 / math.factorial(3)
-    assert off["smallest_p"] == pytest.approx(max(1 / distinct, 1 / 10_001))
+    # settings relabelled within each of the 4 seeds: 3!^4 relabellings, all of them (exact), each
+    # distinct statistic 3! times (the settings renamed alike in every seed)
+    assert off["exact"] and off["permutations"] == 6**4
+    assert off["smallest_p"] == pytest.approx(math.factorial(3) / 6**4)
     assert interaction_test({"x": {0: {"a": 1.0, "b": 2.0}}, "y": {0: {"a": 1.0, "b": 2.0}}}) is None
 
 
@@ -108,8 +117,8 @@ def test_paired_and_sign_tests():
 
 
 def _run(seed: int, acc: float, diverged: bool = False, seconds: float = 1.0) -> dict:
-    return {"seed": seed, "test_accuracy": None if diverged else acc, "diverged": diverged,
-            "history": [{"epoch": 1, "test_acc": acc, "seconds": seconds}]}  # fmt: skip
+    row = {"epoch": 1, "test_acc": acc, "seconds": seconds, "host_seconds": seconds / 2}  # timings differ
+    return {"seed": seed, "test_accuracy": None if diverged else acc, "diverged": diverged, "history": [row]}
 
 
 def test_identical_ports_are_found_however_their_timings_differ():
@@ -126,3 +135,12 @@ def test_identical_ports_are_found_however_their_timings_differ():
     assert why_identical(groups[0], [off, off]).startswith("every rate 0")
     assert why_identical(["numpy/scratch", "torch/scratch"], [off]) == "bit-identical on every shared seed"
     assert identical_groups({"a/x": {0: _run(0, 0.8)}, "b/x": {1: _run(1, 0.8)}}) == []  # no seed shared
+
+
+def test_every_figure_a_run_computes_is_compared(synthetic):
+    """identical.FIGURES names what two identical runs share; all else fit writes is a timing."""
+    cfg = Config(epochs=1, num_hiddens=(16, 8), mc_samples=2)
+    figures = {}
+    for probe in PROBES.values():
+        figures |= fit(get_backend("numpy"), cfg, synthetic, progress=False, probe=probe).history[-1]
+    assert set(figures) - set(FIGURES) == {"seconds", "host_seconds"}

@@ -4,6 +4,8 @@ pairs with their intervals. The words follow the adjusted p."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from dropout_ports.benchmarks.results.identical import why_identical
 from dropout_ports.benchmarks.results.stats import (
     ALPHA,
@@ -11,6 +13,7 @@ from dropout_ports.benchmarks.results.stats import (
     INTERVAL_METHOD,
     MIN_INTERVAL_SEEDS,
     PERMUTATIONS,
+    mean_interval,
 )
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 
@@ -29,6 +32,16 @@ def p_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
+def mean_and_interval(values: list[float]) -> str:
+    """An accuracy's mean over seeds with its Student interval, a limit past [0, 1] marked *."""
+    interval = mean_interval(values)
+    if interval is None:
+        return f"{np.mean(values):.4f}"
+    mean, *limits = interval
+    low, high = (f"{v:.4f}" + ("*" if not 0 <= v <= 1 else "") for v in limits)
+    return f"{mean:.4f} [{low}, {high}]"
+
+
 def interval_text(interval: list | tuple | None, unit: str = "pp") -> str:
     if interval is None:
         return f"needs {MIN_INTERVAL_SEEDS} seeds"
@@ -43,7 +56,11 @@ def detects(test: dict) -> str:
         why = f": its smallest attainable p is {p_text(floor)}" if floor and floor > test["level"] else ""
         return f"nothing at level {test['level']:.2g}{why}"
     if test["test"] == "blocked permutation":
-        return f"one {test.get('treatment', 'port')} {amount(test['detectable'], unit)} off"
+        what = test.get("treatment", "port")
+        text = f"one {what} {amount(test['detectable'], unit)} off, the others equal"
+        if test.get("detectable_gap"):
+            text += f" (two {what}s {amount(test['detectable_gap'], unit)} apart, the least favourable case)"
+        return text
     if test["test"] == "interaction permutation":
         return f"one port {amount(test['detectable'], unit)} off in one setting"
     if test["test"] == "sign":
@@ -77,13 +94,20 @@ def difference_sentence(test: dict | None, seeds: int) -> str:
             return "Test for a difference: needs at least 2 seeds per port (`--seeds 0 1 2`)."
         return "Test for a difference: not possible, fewer than 2 ports finished 2 of the same seeds."
     sd = f", residual SD {pp(test['residual_sd'])}" if test.get("residual_sd") else ""
+    count = test.get("permutations", PERMUTATIONS)
+    shuffles = "every relabelling: exact" if test.get("exact") else f"{count:,} random relabellings"
     return (
         f"Test for a difference between the {len(test['ports'])} ports' final test accuracies: blocked "
-        f"permutation test (values shuffled among ports within each seed, {PERMUTATIONS:,} permutations): "
+        f"permutation test (values shuffled among ports within each seed, {shuffles}): "
         f"p = {p_text(test['p_value'])}, Holm-adjusted {p_text(test['p_adjusted'])}: {result_words(test)}. "
         f"Its design ({test['blocks']} seeds{sd}) detects {detects(test)} with 80% power; a large p is "
         "not evidence of equality (the next table tests that)."
     )
+
+
+def _tost_p(row: dict) -> str:
+    """A pair whose difference is the same on every seed has no spread to test: said, not "0.0e+00"."""
+    return "no spread: the same difference on every seed" if row["sd"] == 0 else p_text(row["p_value"])
 
 
 EQUIVALENCE_COLUMNS: list[Column] = [
@@ -92,7 +116,7 @@ EQUIVALENCE_COLUMNS: list[Column] = [
     ("mean difference", lambda r: pp(r["mean_difference"], True) if "p_value" in r else interval_text(None)),
     (f"{EQUIVALENCE_CONFIDENCE:.0%} CI", lambda r: interval_text(r["interval"]) if "p_value" in r else ""),
     ("smallest margin shown", lambda r: f"±{pp(r['smallest_margin'])}" if "p_value" in r else ""),
-    ("TOST p", lambda r: p_text(r["p_value"]) if "p_value" in r else ""),
+    ("TOST p", lambda r: _tost_p(r) if "p_value" in r else ""),
     ("Holm p", lambda r: p_text(r["p_adjusted"]) if "p_value" in r else ""),
     ("within the margin", lambda r: ("yes" if r["equivalent"] else "not shown") if "p_value" in r else ""),
 ]
@@ -120,12 +144,16 @@ def equivalence_lines(rows: list[dict], margin: float, power: dict | None) -> li
     ]
     if power:
         pair, holm, joint = (seeds_text(power[key]) for key in ("seeds_pair", "seeds_holm", "seeds_joint"))
+        own = power.get("seeds_joint_own_sd")
         lines += [
             "",
             f"With the SD of paired differences pooled over the pairs ({pp(power['paired_sd'])}), TOST "
             f"within ±{pp(margin)} has 80% power, with no true difference, at {pair} for one pair at "
             f"{ALPHA:g}, {holm} at Holm's strictest level ({ALPHA:g} / {len(rows)}), and {joint} for all "
-            f"{len(rows)} pairs at once at {ALPHA:g} (the verdict's claim; the pairs taken as independent).",
+            f"{len(rows)} pairs at once at {ALPHA:g} (the verdict's claim; the pairs taken as independent)"
+            + (f"; with each pair's own observed SD, {seeds_text(own)}" if own else "")
+            + ". These assume no true difference: a pair whose true difference is near the margin needs "
+            "far more.",
         ]
     return lines
 
@@ -139,10 +167,16 @@ def _estimate(test: dict) -> str:
     return "-"
 
 
+def blocks_text(test: dict) -> str:
+    """A permutation test's blocks and, where they are fewer, its independent units (seeds)."""
+    units = test.get("units", test["blocks"])
+    return f"{test['blocks']} blocks" + (f" of {units} seeds" if units < test["blocks"] else "")
+
+
 TEST_COLUMNS: list[Column] = [
     ("test", lambda t: t["what"]),
     ("kind", lambda t: t["test"]),
-    ("n", lambda t: str(t.get("n", t.get("blocks", "")))),
+    ("n", lambda t: f"{t['n']} seeds" if "n" in t else blocks_text(t)),
     ("estimate [95% CI]", _estimate),
     ("p", lambda t: p_text(t.get("p_value"))),
     ("Holm p", lambda t: p_text(t.get("p_adjusted"))),

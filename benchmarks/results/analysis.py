@@ -11,6 +11,8 @@ from dropout_ports.benchmarks.results.identical import identical_groups, merged
 from dropout_ports.benchmarks.results.power import (
     POWER,
     f_detectable,
+    fewest_seeds,
+    joint_tost_power,
     paired_detectable,
     sign_detectable,
     tost_seeds,
@@ -23,9 +25,13 @@ def port_name(backend: str, variant: str) -> str:
 
 
 def holm_family(rows: list[dict], alpha: float) -> tuple[list[float | None], float]:
-    """The rows' Holm-adjusted p (None where untested) and Holm's strictest level, alpha / m."""
-    adjusted = holm([row.get("p_value") for row in rows])
-    return adjusted, alpha / max(1, sum(p is not None for p in adjusted))
+    """The rows' Holm-adjusted p (None where untested) and Holm's strictest level, alpha / m. A test
+    whose smallest attainable p exceeds alpha can never reject, so it does not count in m (as in
+    Tarone's modification; it costs the others no power) and keeps its own p."""
+    reachable = [row.get("p_value") if row.get("smallest_p", 0.0) <= alpha else None for row in rows]
+    adjusted = holm(reachable)
+    level = alpha / max(1, sum(p is not None for p in reachable))
+    return [a if a is not None else row.get("p_value") for a, row in zip(adjusted, rows, strict=True)], level
 
 
 def adjust(tests: list[dict], alpha: float = ALPHA) -> list[dict]:
@@ -36,6 +42,9 @@ def adjust(tests: list[dict], alpha: float = ALPHA) -> list[dict]:
         test["p_adjusted"] = p_adjusted
         test["level"] = level
         test["detectable"] = detectable(test, level)
+        if "spread_factor" in test.get("design", {}):  # the largest gap at its least favourable
+            spread = {**test["design"], "factor": test["design"]["spread_factor"]}
+            test["detectable_gap"] = f_detectable(test.get("residual_sd"), spread, level, test["smallest_p"])
     return tests
 
 
@@ -64,16 +73,23 @@ def equivalence_power(rows: list[dict], margin: float, alpha: float = ALPHA) -> 
     """The SD of paired differences pooled over the pairs (each pair's alone rests on few seeds),
     and the seeds at which TOST within +-margin has 80% power with no true difference: for one
     pair at alpha, for one pair at Holm's strictest level alpha / m (the table's verdicts), and for
-    every pair at once at alpha (the verdict's claim: 80% for all m, the pairs taken as independent)."""
+    every pair at once at alpha (the verdict's claim: 80% for all m, the pairs taken as independent),
+    with the pooled SD and with each pair's own; and the joint claim's power at that many seeds if
+    the observed mean differences were the true ones."""
     tested = [row for row in rows if "sd" in row]
     if not tested:
         return None
     sd = float(np.sqrt(np.mean([row["sd"] ** 2 for row in tested])))
+    sds = [row["sd"] for row in tested]
+    own = fewest_seeds(lambda n: joint_tost_power(sds, n, margin, alpha)) if min(sds) > 0 else None
+    gaps = [row["mean_difference"] for row in tested]
     return {
         "paired_sd": sd,
         "seeds_pair": tost_seeds(sd, margin, alpha),
         "seeds_holm": tost_seeds(sd, margin, alpha / len(tested)),
         "seeds_joint": tost_seeds(sd, margin, alpha, POWER ** (1 / len(tested))),
+        "seeds_joint_own_sd": own,
+        "joint_power_observed_gaps": own and joint_tost_power(sds, own, margin, alpha, gaps),
     }
 
 

@@ -1,21 +1,31 @@
 """Ports that computed the same runs. Two ports coincide when, on every seed both finished, their
-runs are bit-identical: every epoch's figures (the timing apart) and the final accuracy. With
-dropout off, say, a port's scratch and builtin variants run the same code; counted as two ports
-they would enter a test twice, so each group is tested once, under its first port's name."""
+runs are bit-identical: every computed figure of every epoch and the final accuracy. With dropout
+off, say, a port's scratch and builtin variants run the same code; counted as two ports they would
+enter a test twice, so each group is tested once, under its first port's name.
+
+The figures compared are named, never "all but the timings": a timing key added to the history
+later must not make every run unique again (tests/test_stats.py holds the list to fit's rows)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-TIMING = ("seconds",)
+# What a run computes, per epoch: fit's figures, a data-parallel trainer's mask agreement, and the
+# probes' figures (benchmarks.runs.probes); measured times are not among them.
+FIGURES = (
+    "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "test_ece",
+    "mc_test_loss", "mc_test_accuracy", "mc_test_ece", "mask_agreement", "train_eval_acc", "train_eval_loss",
+    "mc", *(f"act_{mode}_{stat}_{layer}" for mode in ("eval", "train") for stat in ("mean", "var")
+            for layer in (1, 2)),
+)  # fmt: skip
 
 Runs = Mapping[str, Mapping[object, dict]]  # port -> block (a seed) -> run record
 
 
 def signature(run: dict) -> str:
-    """What two identical runs share bit for bit: the history without its timings, and the result."""
-    history = [{k: v for k, v in row.items() if k not in TIMING} for row in run["history"]]
+    """What two identical runs share bit for bit: the history's computed figures, and the result."""
+    history = [{k: row[k] for k in FIGURES if k in row} for row in run["history"]]
     return json.dumps([history, run.get("test_accuracy"), run["diverged"]], sort_keys=True)
 
 

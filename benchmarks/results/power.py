@@ -50,10 +50,12 @@ def f_detectable(sigma: float | None, design: dict, alpha: float, smallest_p: fl
 
 def blocked_design(block_sizes: Sequence[int], treatments: int) -> dict:
     """The F design of a blocked test against one treatment shifted: treatments - 1 and the
-    within-block residual degrees of freedom, noncentrality factor sum_j (1 - 1/k_j)."""
+    within-block residual degrees of freedom, noncentrality factor sum_j (1 - 1/k_j). With
+    ``spread_factor``, the least favourable case for the same largest gap d between treatments:
+    two of them at +-d/2 and the rest between, sum_j 1/2."""
     dfn = treatments - 1
     return {"dfn": dfn, "dfd": sum(k - 1 for k in block_sizes) - dfn,
-            "factor": sum(1 - 1 / k for k in block_sizes)}  # fmt: skip
+            "factor": sum(1 - 1 / k for k in block_sizes), "spread_factor": len(block_sizes) / 2}  # fmt: skip
 
 
 def interaction_design(blocks_per_setting: Sequence[int], ports: int) -> dict:
@@ -101,14 +103,29 @@ def tost_seeds(sd: float | None, margin: float, alpha: float, power: float = POW
         return None
     if sd == 0:
         return 3
+    return fewest_seeds(lambda n: tost_power(sd, n, margin, alpha), power)
+
+
+def joint_tost_power(
+    sds: Sequence[float], n: int, margin: float, alpha: float, differences: Sequence[float] | None = None
+) -> float:
+    """Power of the joint claim "every pair within +-margin" (each pair's TOST at alpha, pairs taken
+    as independent) at n seeds, each pair with its own SD and true difference (0 by default)."""
+    differences = differences if differences is not None else [0.0] * len(sds)
+    return math.prod(tost_power(sd, n, margin, alpha, d) for sd, d in zip(sds, differences, strict=True))
+
+
+def fewest_seeds(power_at: Callable[[int], float], power: float = POWER) -> int | None:
+    """The fewest seeds (at least 3) at which power_at(n) reaches power, power rising with n; None
+    past MAX_SEEDS."""
     low, high = 2, 3
-    while tost_power(sd, high, margin, alpha) < power:
+    while power_at(high) < power:
         low, high = high, 2 * high
         if high > MAX_SEEDS:
             return None
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (low, middle) if tost_power(sd, middle, margin, alpha) >= power else (middle, high)
+        low, high = (low, middle) if power_at(middle) >= power else (middle, high)
     return high
 
 

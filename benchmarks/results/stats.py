@@ -14,6 +14,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from dropout_ports.benchmarks.results.permutations import permutation_p, relabellings
 from dropout_ports.benchmarks.results.power import blocked_design, interaction_design
 
 PERMUTATIONS = 10_000
@@ -21,23 +22,26 @@ CONFIDENCE = 0.95
 ALPHA = 0.05
 DEFAULT_MARGIN = 0.01  # test accuracy, as a fraction: one percentage point
 MIN_INTERVAL_SEEDS = 3  # with 2, Student's t is 12.7: an interval wider than the whole range
-INTERVAL_METHOD = "Student's t over seeds, clipped to [0, 1]; intervals need 3 seeds"
+INTERVAL_METHOD = (
+    "Student's t over seeds; intervals need 3 seeds; a limit past [0, 1] is printed as computed and marked "
+    "* (the t interval does not fit such a sample: a run that collapsed or lagged far behind the others)"
+)
 EQUIVALENCE_CONFIDENCE = 1 - 2 * ALPHA  # TOST at alpha is the (1 - 2 alpha) interval inside +-margin
 
-UNBOUNDED = (-math.inf, math.inf)  # the range of a difference of two figures
 Blocks = Mapping[str, Mapping[Hashable, float]]  # port -> block (a seed, or (setting, seed)) -> value
 
 
 def mean_interval(
-    values: Sequence[float], confidence: float = CONFIDENCE, bounds: tuple[float, float] = (0.0, 1.0)
+    values: Sequence[float], confidence: float = CONFIDENCE
 ) -> tuple[float, float, float] | None:
-    """(mean, low, high): Student's t interval of the mean, clipped to bounds (an accuracy lies in
-    [0, 1]); None with fewer than MIN_INTERVAL_SEEDS values."""
+    """(mean, low, high): Student's t interval of the mean, as computed (an accuracy's may reach past
+    1 when a run collapsed: reports mark such a limit, results.stats.INTERVAL_METHOD); None with
+    fewer than MIN_INTERVAL_SEEDS values."""
     if len(values) < MIN_INTERVAL_SEEDS:
         return None
     mean = float(np.mean(values))
     half = float(stats.t.ppf((1 + confidence) / 2, len(values) - 1) * stats.sem(values))
-    return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
+    return mean, mean - half, mean + half
 
 
 def block_table(by_port: Blocks) -> tuple[list[str], list[Hashable], np.ndarray]:
@@ -53,36 +57,42 @@ def block_table(by_port: Blocks) -> tuple[list[str], list[Hashable], np.ndarray]
     return ports, blocks, table.reshape(len(blocks), len(ports))
 
 
-def blocked_test(by_port: Blocks, permutations: int = PERMUTATIONS) -> dict | None:
-    """A blocked permutation test that the ports differ: values are shuffled among the ports present
-    in each block, and the statistic is the ports' sum of squared block-centred totals (in a complete
-    design the treatment sum of squares of a randomised block design, monotone in its F).
-    None below 2 ports or 2 blocks. With the test: the residual SD of the additive (block + port)
-    model and the block sizes, from which results.power tells what the design can detect."""
+def blocked_test(
+    by_port: Blocks, permutations: int = PERMUTATIONS, units: Mapping[Hashable, Hashable] | None = None
+) -> dict | None:
+    """A blocked permutation test that the ports differ: values are relabelled among the ports, the
+    statistic is the ports' sum of squared block-centred totals (in a complete design the treatment
+    sum of squares of a randomised block design, monotone in its F). units maps a block to its
+    independent unit (a study's (setting, seed) block to its seed): one relabelling of the ports
+    present in every block of a unit moves all of that unit's blocks alike, since they share the
+    seed's weights and batches; by default each block is its own unit. Exact when the relabellings
+    are at most ``permutations``. None below 2 ports or 2 blocks. With the test: the residual SD of
+    the additive (block + port) model and the block sizes, from which results.power tells what the
+    design can detect."""
     ports, blocks, table = block_table(by_port)
     if len(ports) < 2 or len(blocks) < 2:
         return None
-    rng = np.random.default_rng(0)
-    if np.isnan(table).any():
-        shuffled = np.empty((permutations, *table.shape))
-        shuffled[:] = np.nan
-        for j, row in enumerate(table):
-            present = np.flatnonzero(~np.isnan(row))
-            tiled = np.broadcast_to(row[present], (permutations, len(present)))
-            shuffled[:, j, present] = rng.permuted(tiled, axis=1)
-    else:
-        shuffled = rng.permuted(np.broadcast_to(table, (permutations, *table.shape)), axis=2)
+    unit_of = [units[block] if units else block for block in blocks]
+    strata = [np.flatnonzero([u == unit for u in unit_of]) for unit in dict.fromkeys(unit_of)]
+    movable = [np.flatnonzero(~np.isnan(table[rows]).any(axis=0)) for rows in strata]
+    orders, exact = relabellings([len(columns) for columns in movable], permutations)
+    shuffled = np.repeat(table[None], len(orders[0]) if orders else 1, axis=0)
+    for rows, columns, order in zip(strata, movable, orders, strict=True):
+        shuffled[:, rows[:, None], columns] = table[np.ix_(rows, columns)][:, order].transpose(1, 0, 2)
     observed = _port_statistic(table)
-    hits = np.count_nonzero(_port_statistic(shuffled) >= observed * (1 - 1e-12))
+    hits = int(np.count_nonzero(_port_statistic(shuffled) >= observed * (1 - 1e-12)))
     sizes = (~np.isnan(table)).sum(axis=1).tolist()
     sigma, dof = residual_sd(table)
     return {
         "test": "blocked permutation",
         "ports": ports,
         "blocks": len(blocks),
+        "units": len(strata),
+        "exact": exact,
+        "permutations": len(shuffled),
         "design": blocked_design(sizes, len(ports)),
-        "p_value": (hits + 1) / (permutations + 1),
-        "smallest_p": max(smallest_p(table), 1 / (permutations + 1)),
+        "p_value": permutation_p(hits, len(shuffled), exact),
+        "smallest_p": max(_smallest_relabelled(movable), 0 if exact else 1 / (permutations + 1)),
         "residual_sd": sigma,
         "residual_df": dof,
     }
@@ -91,21 +101,27 @@ def blocked_test(by_port: Blocks, permutations: int = PERMUTATIONS) -> dict | No
 def interaction_test(by_setting: Mapping[str, Mapping[Hashable, Mapping[str, float]]],
                      permutations: int = PERMUTATIONS) -> dict | None:  # fmt: skip
     """A permutation test of a port x setting interaction: each block's port effects (values minus
-    the block's mean, over the ports present in every block) are shuffled among the settings,
-    blocks kept whole; the statistic is the settings' sum of squared deviations of their mean
-    port effects from the overall ones. None without 2 settings, 2 ports and a setting of 2 blocks."""
-    blocks = [(s, values) for s, by_block in by_setting.items() for values in by_block.values()]
-    ports = [p for p in dict.fromkeys(p for _, values in blocks for p in values)
-             if all(p in values for _, values in blocks)]  # fmt: skip
-    settings = list(dict.fromkeys(s for s, _ in blocks))
-    counts = np.array([sum(s == setting for s, _ in blocks) for setting in settings])
+    the block's mean, over the ports present in every block) are relabelled among the settings of
+    the same seed (the block's key: its runs share the seed's weights and batches), blocks kept
+    whole; the statistic is the settings' sum of squared deviations of their mean port effects
+    from the overall ones. Exact when the relabellings are at most ``permutations``. None without
+    2 settings, 2 ports and a setting of 2 blocks."""
+    blocks = [(s, seed, values) for s, by_block in by_setting.items() for seed, values in by_block.items()]
+    ports = [p for p in dict.fromkeys(p for *_, values in blocks for p in values)
+             if all(p in values for *_, values in blocks)]  # fmt: skip
+    settings = list(dict.fromkeys(s for s, *_ in blocks))
+    counts = np.array([sum(s == setting for s, *_ in blocks) for setting in settings])
     if len(settings) < 2 or len(ports) < 2 or counts.max() < 2:
         return None
-    values = np.array([[v[p] for p in ports] for _, v in blocks])
+    values = np.array([[v[p] for p in ports] for *_, v in blocks])
     effects = values - values.mean(axis=1, keepdims=True)
-    labels = np.array([settings.index(s) for s, _ in blocks])
-    rng = np.random.default_rng(0)
-    shuffled = rng.permuted(np.broadcast_to(labels, (permutations, len(labels))), axis=1)
+    labels = np.array([settings.index(s) for s, *_ in blocks])
+    seeds = [seed for _, seed, _ in blocks]
+    strata = [np.flatnonzero([s == seed for s in seeds]) for seed in dict.fromkeys(seeds)]
+    orders, exact = relabellings([len(rows) for rows in strata], permutations)
+    shuffled = np.repeat(labels[None], len(orders[0]), axis=0)
+    for rows, order in zip(strata, orders, strict=True):
+        shuffled[:, rows] = labels[rows][order]
 
     def statistic(labels: np.ndarray) -> np.ndarray:
         onehot = (labels[..., None, :] == np.arange(len(settings))[:, None]).astype(float)
@@ -114,16 +130,19 @@ def interaction_test(by_setting: Mapping[str, Mapping[Hashable, Mapping[str, flo
 
     observed = statistic(labels) * (1 - 1e-12)
     hits = sum(np.count_nonzero(statistic(chunk) >= observed) for chunk in np.array_split(shuffled, 10))
-    log_distinct = math.lgamma(len(blocks) + 1) - sum(math.lgamma(n + 1) for n in counts)
-    log_distinct -= sum(math.lgamma(list(counts).count(n) + 1) for n in set(counts.tolist()))
+    swaps = math.lgamma(len(settings) + 1) if all(len(rows) == len(settings) for rows in strata) else 0.0
+    log_distinct = sum(math.lgamma(len(rows) + 1) for rows in strata) - swaps
     return {
         "test": "interaction permutation",
         "ports": ports,
         "settings": settings,
         "blocks": len(blocks),
+        "units": len(strata),
+        "exact": exact,
+        "permutations": len(shuffled),
         "design": interaction_design(counts.tolist(), len(ports)),
-        "p_value": (hits + 1) / (permutations + 1),
-        "smallest_p": max(math.exp(-log_distinct), 1 / (permutations + 1)),
+        "p_value": permutation_p(int(hits), len(shuffled), exact),
+        "smallest_p": max(math.exp(-log_distinct), 0 if exact else 1 / (permutations + 1)),
     }
 
 
@@ -135,12 +154,17 @@ def _port_statistic(table: np.ndarray) -> np.ndarray:
 
 
 def smallest_p(table: np.ndarray) -> float:
-    """The smallest p a blocked permutation test of this design can give: one over the distinct
-    relabellings, prod(k_j!) over k_c! (relabelling the k_c ports present in every block alike in
-    every block leaves the statistic unchanged): 2 ports x 3 seeds: 0.25; 3 x 3: 1/36."""
-    present = ~np.isnan(table)
-    everywhere = int(present.all(axis=0).sum())
-    log_distinct = sum(math.lgamma(k + 1) for k in present.sum(axis=1)) - math.lgamma(everywhere + 1)
+    """The smallest p a blocked permutation test of this design can give, each block its own unit:
+    one over the distinct relabellings: 2 ports x 3 seeds: 0.25; 3 x 3: 1/36."""
+    return _smallest_relabelled([np.flatnonzero(~np.isnan(row)) for row in table])
+
+
+def _smallest_relabelled(movable: Sequence[np.ndarray]) -> float:
+    """One over the distinct relabellings of units whose movable ports are given: prod(k_u!) over
+    k_c! (relabelling the k_c ports movable in every unit alike in all of them leaves the statistic
+    unchanged)."""
+    common = set.intersection(*(set(columns.tolist()) for columns in movable)) if movable else set()
+    log_distinct = sum(math.lgamma(len(columns) + 1) for columns in movable) - math.lgamma(len(common) + 1)
     return math.exp(-log_distinct)
 
 
@@ -183,7 +207,7 @@ def paired_test(differences: Sequence[float], confidence: float = CONFIDENCE) ->
     else:
         p_value = float(2 * stats.t.sf(abs(mean) / se, len(diff) - 1))
     row = {"test": "paired t", "n": len(diff), "mean_difference": mean, "sd": sd, "p_value": p_value}
-    interval = mean_interval(diff, confidence, UNBOUNDED)  # a difference may take either sign
+    interval = mean_interval(diff, confidence)
     if interval:
         row["interval"] = interval[1:]
     return row
@@ -216,7 +240,7 @@ def equivalence(by_port: Blocks, margin: float = DEFAULT_MARGIN, alpha: float = 
             diff = np.array([by_port[a][s] - by_port[b][s] for s in shared])
             mean, sd, dof = float(diff.mean()), float(diff.std(ddof=1)), len(diff) - 1
             se = sd / math.sqrt(len(diff))
-            _, low, high = mean_interval(diff, 1 - 2 * alpha, UNBOUNDED)
+            _, low, high = mean_interval(diff, 1 - 2 * alpha)
             if se == 0:
                 p_value = 0.0 if abs(mean) < margin else 1.0
             else:

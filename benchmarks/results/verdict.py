@@ -26,24 +26,27 @@ def one_computation(lockstep: dict | None, ports: list[str]) -> dict:
 def same_accuracy(statistics: dict) -> dict:
     """The equivalence pairs read as one claim, "every pair within the margin": by the
     intersection-union principle the claim holds at alpha when each pair's TOST rejects at alpha,
-    with no adjustment (the per-pair verdicts of the table are Holm-adjusted)."""
+    with no adjustment, and is not shown when any pair fails. A count of pairs that pass unadjusted
+    carries no error guarantee, so pairs are counted as shown only by their Holm-adjusted verdict."""
     rows = [row for row in statistics["equivalence"] if "p_value" in row]
     margin = statistics["margin"]
-    if not rows:
-        return {"pairs": 0, "margin": margin}
+    if not rows:  # distinct: identical ports count once
+        return {"pairs": 0, "margin": margin, "distinct_pairs": len(statistics["equivalence"])}
     widest = max(rows, key=lambda row: row["smallest_margin"])
     short = [row for row in rows if row["p_value"] >= ALPHA]
+    power = statistics["equivalence_power"] or {}
     return {
         "pairs": len(rows),
         "margin": margin,
         "seeds": min(row["seeds"] for row in rows),
-        "shown": len(rows) - len(short),
         "shown_adjusted": sum(bool(row.get("equivalent")) for row in rows),  # each pair on its own: Holm
         "all_shown": not short,
         "widest": {"pair": list(widest["pair"]), "interval": list(widest["interval"])},
         "smallest_margin": widest["smallest_margin"],
         "not_shown": [list(row["pair"]) for row in short],
-        "seeds_needed": (statistics["equivalence_power"] or {}).get("seeds_joint"),
+        "seeds_needed": power.get("seeds_joint"),
+        "seeds_needed_own_sd": power.get("seeds_joint_own_sd"),
+        "power_observed_gaps": power.get("joint_power_observed_gaps"),
     }
 
 

@@ -1,7 +1,8 @@
-"""A study's tests, one family adjusted by Holm: the ports pooled over settings, the ports at each
-setting, the port x setting interaction, and the exercise's own tests (studies.catalogue). Every
-port of a (setting, seed) starts from the same parameters and sees the same batches, so ports are
-blocked by (setting, seed), and the exercise's contrasts are paired by (port, seed).
+"""A study's tests in two families, each adjusted by Holm: do the ports agree (pooled over settings,
+at each setting, the port x setting interaction), and what does the exercise show (its own tests,
+studies.catalogue). Every port of a seed starts from the same parameters and sees the same
+batches in every setting, so the seed is the independent unit: port tests relabel the ports of a
+seed in all its settings alike, and the exercise's contrasts are tested over the seeds' means.
 
 Ports that computed the same runs in a setting (results.identical) count once there; a port that
 coincides with another in any setting a contrast reads is left out of that contrast, whose pairs
@@ -58,7 +59,7 @@ def port_tests(runs: SettingRuns, groups: dict[str, list[list[str]]]) -> list[di
         for port, values in by_port.items():
             pooled.setdefault(port, {}).update({(setting, seed): v for seed, v in values.items()})
     tests = []
-    test = blocked_test(pooled)
+    test = blocked_test(pooled, units={block: block[1] for values in pooled.values() for block in values})
     if test:
         tests.append({**test, "what": "Ports, every setting (blocks: setting x seed)", "unit": "pp"})
     if len(runs) < 2:
@@ -91,37 +92,52 @@ def _pooled_sd(tests: list[dict]) -> float | None:
 
 
 def contrast_test(contrast: Contrast, runs: SettingRuns, groups: dict[str, list[list[str]]]) -> dict | None:
-    """A paired test of the contrast over the (port, seed) pairs with a run in each of its settings."""
+    """The contrast tested with the seed as its unit: every port of a seed starts from the same
+    weights and sees the same batches, so its ports are one unit, not several. A "t" contrast is
+    Student's t over the seeds' means of the contrast (over the ports that finished every term), a
+    "sign" contrast a sign test over the seeds, each seed ahead when more of its ports are ahead."""
     settings = [setting for setting, _, _ in contrast.terms]
     if any(setting not in runs for setting in settings):
         return None
     repeated = {port for s in settings for group in groups[s] for port in group[1:]}
     units = [(port, seed) for port, by_seed in runs[settings[0]].items() if port not in repeated
              for seed in by_seed if all(seed in runs[s].get(port, {}) for s in settings)]  # fmt: skip
-    unit = unit_of(contrast.terms[0][1])
+    by_seed: dict[int, list[float]] = {}
+    for port, seed in units:
+        value = _contrast_value(contrast, [runs[s][port][seed] for s in settings])
+        if value is not None:
+            by_seed.setdefault(seed, []).append(value)
     if contrast.test == "sign":
-        (a, figure, _), (b, _, _) = contrast.terms
-        ahead = behind = 0
-        for port, seed in units:
-            first, second = runs[a][port][seed], runs[b][port][seed]
-            if finished(first) and finished(second):
-                gap = figure_of(first, figure) - figure_of(second, figure)
-                ahead, behind = ahead + (gap > 0), behind + (gap < 0)
-            elif first["diverged"] != second["diverged"]:
-                ahead, behind = ahead + second["diverged"], behind + first["diverged"]
-        test = sign_test(ahead, behind)
+        scores = [float(np.sign(values).sum()) for values in by_seed.values()]
+        test = sign_test(sum(score > 0 for score in scores), sum(score < 0 for score in scores))
     else:
-        differences = []
-        for port, seed in units:
-            picked = [(runs[s][port][seed], figure, w) for s, figure, w in contrast.terms]
-            if all(finished(run) and figure_of(run, f) is not None for run, f, _ in picked):
-                differences.append(sum(w * figure_of(run, f) for run, f, w in picked))
-        test = paired_test(differences)
-    return test and {**test, "what": contrast.what, "unit": unit}
+        test = paired_test([float(np.mean(values)) for values in by_seed.values()])
+    ports = sorted({len(values) for values in by_seed.values()})
+    return test and {**test, "what": contrast.what, "unit": unit_of(contrast.terms[0][1]), "ports": ports}
+
+
+def _contrast_value(contrast: Contrast, picked: list[dict]) -> float | None:
+    """One port's contrast at one seed: the weighted sum of its figures; for a sign test the sign of
+    the gap, a diverged run behind a finished one (divergence is an outcome, not a gap)."""
+    if contrast.test == "sign":
+        first, second = picked
+        if finished(first) and finished(second):
+            figure = contrast.terms[0][1]
+            return float(np.sign(figure_of(first, figure) - figure_of(second, figure)))
+        return (
+            float(second["diverged"]) - float(first["diverged"])
+            if first["diverged"] != second["diverged"]
+            else None
+        )
+    figures = [(run, figure, weight) for run, (_, figure, weight) in zip(picked, contrast.terms, strict=True)]
+    if not all(finished(run) and figure_of(run, figure) is not None for run, figure, _ in figures):
+        return None
+    return sum(weight * figure_of(run, figure) for run, figure, weight in figures)
 
 
 def settings_test(spec: SettingsTest, runs: SettingRuns) -> dict | None:
-    """A blocked permutation test of settings as treatments, each (port, seed) a block."""
+    """A blocked permutation test of settings as treatments, each (port, seed) a block, the settings
+    of a seed relabelled alike in all its ports (the seed is the unit)."""
     present = [s for s in spec.settings if s in runs]
     by_setting = {
         setting: {(port, seed): figure_of(run, spec.figure)
@@ -129,7 +145,8 @@ def settings_test(spec: SettingsTest, runs: SettingRuns) -> dict | None:
                   for seed, run in by_seed.items() if finished(run)}
         for setting in present
     }  # fmt: skip
-    test = blocked_test(by_setting) if len(present) >= 2 else None
+    seeds = {block: block[1] for values in by_setting.values() for block in values}
+    test = blocked_test(by_setting, units=seeds) if len(present) >= 2 else None
     run = f" ({len(present)} of them in this run)" if len(present) < len(spec.settings) else ""
     return test and {**test, "what": spec.what + run, "unit": unit_of(spec.figure), "treatment": "setting"}
 
@@ -139,11 +156,11 @@ def study_statistics(doc: dict) -> dict:
     runs = setting_runs(doc)
     groups = {setting: identical_groups(by_port) for setting, by_port in runs.items()}
     study = STUDIES.get(doc["settings"]["study"]["name"])
-    tests = port_tests(runs, groups)
+    exercise = []
     for spec in study.tests if study else ():
         test = contrast_test(spec, runs, groups) if isinstance(spec, Contrast) else settings_test(spec, runs)
         if test:
-            tests.append({**test, "exercise": True})
+            exercise.append({**test, "exercise": True})
     everywhere = [
         group for group in next(iter(groups.values()), []) if all(group in g for g in groups.values())
     ]
@@ -151,5 +168,5 @@ def study_statistics(doc: dict) -> dict:
         "alpha": ALPHA,
         "identical": everywhere,
         "identical_by_setting": {setting: g for setting, g in groups.items() if g},
-        "tests": adjust(tests),
+        "tests": adjust(port_tests(runs, groups)) + adjust(exercise),
     }

@@ -58,3 +58,8 @@ class Study:
 
     def arms(self, quick: bool) -> dict[str, dict]:
         return (self.quick_settings or self.settings) if quick else self.settings
+
+    def describe(self, quick: bool) -> dict:
+        """What a study's folder records about it, and --resume checks."""
+        return {"name": self.name, "question": self.question, "quick": quick, "arms": self.arms(quick),
+                "probe": self.probe}  # fmt: skip

@@ -9,10 +9,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dropout_ports.benchmarks.report.statistics import amount, detects, interval_text, p_text, result_words
+from dropout_ports.benchmarks.report.statistics import (
+    amount,
+    blocks_text,
+    detects,
+    interval_text,
+    p_text,
+    result_words,
+)
 from dropout_ports.benchmarks.results.analysis import port_name
 from dropout_ports.benchmarks.results.document import collapsed, finished, is_failed
-from dropout_ports.benchmarks.results.stats import ALPHA
+from dropout_ports.benchmarks.results.stats import ALPHA, MIN_INTERVAL_SEEDS
 from dropout_ports.benchmarks.studies.data_parallel import data_parallel_finding
 
 
@@ -83,20 +90,29 @@ def setting_means(rows: list[dict], key: str = "test_acc") -> dict[str, float]:
 
 
 def test_sentence(test: dict) -> str:
-    """One test in words: its estimate, raw and adjusted p, the conclusion, and what it detects."""
+    """One test in words: its estimate over seeds, raw and adjusted p, the conclusion, and what it
+    detects."""
     unit = test.get("unit", "pp")
     if "mean_difference" in test:
-        estimate = (
-            f"{amount(test['mean_difference'], unit, True)} {interval_text(test.get('interval'), unit)}"
+        interval = test.get("interval")
+        notes = (
+            [f"each the mean of its {' or '.join(map(str, test['ports']))} ports"]
+            if test.get("ports")
+            else []
         )
-        estimate += f" over {test['n']} (port, seed) pairs"
+        notes += [] if interval else [f"an interval needs {MIN_INTERVAL_SEEDS}"]
+        estimate = amount(test["mean_difference"], unit, True) + (
+            f" {interval_text(interval, unit)}" if interval else ""
+        )
+        estimate += f" over {test['n']} seeds" + (f" ({'; '.join(notes)})" if notes else "")
     elif test["test"] == "sign":
-        estimate = f"ahead in {test['ahead']} of {test['n']} (port, seed) pairs"
+        estimate = f"ahead in {test['ahead']} of {test['n']} seeds (a seed ahead when most of its ports are)"
     else:
-        estimate = f"{test['blocks']} blocks"
+        estimate = blocks_text(test)
+    power = "" if test["detectable"] is None else " with 80% power"
     return (
         f"{test['what']}: {estimate}, p = {p_text(test['p_value'])} (Holm {p_text(test['p_adjusted'])}): "
-        f"{result_words(test)}; the design detects {detects(test)} with 80% power."
+        f"{result_words(test)}; the design detects {detects(test)}{power}."
     )
 
 
@@ -108,7 +124,7 @@ def ports_sentence(tests: list[dict]) -> str:
     pooled, *rest = ports
     per_setting = [t for t in rest if "setting" in t]
     parts = [
-        f"Ports, pooled over {pooled['blocks']} blocks (setting x seed): p = {p_text(pooled['p_value'])} "
+        f"Ports, pooled over {blocks_text(pooled)}: p = {p_text(pooled['p_value'])} "
         f"(Holm {p_text(pooled['p_adjusted'])}): {result_words(pooled)}"
     ]
     if per_setting:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from dropout_ports.benchmarks.report.markdown import render_compare
-from dropout_ports.benchmarks.report.statistics import identical_lines, method_line, tests_table
+from dropout_ports.benchmarks.report.statistics import (
+    identical_lines,
+    mean_and_interval,
+    method_line,
+    tests_table,
+)
 from dropout_ports.benchmarks.results.document import ran_in_parallel, sessions
-from dropout_ports.benchmarks.results.stats import ALPHA, mean_interval
+from dropout_ports.benchmarks.results.stats import ALPHA
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.verdict import compare_entries
 from dropout_ports.benchmarks.studies import figures as study_figures
@@ -36,10 +39,7 @@ def _accuracy(row: dict) -> str:
     lost = (
         f" ({row['failed']} failed, {row['diverged']} diverged)" if row["failed"] or row["diverged"] else ""
     )
-    interval = mean_interval(values)
-    if interval is not None:
-        return f"{interval[0]:.4f} [{interval[1]:.4f}, {interval[2]:.4f}]" + lost
-    return (f"{np.mean(values):.4f}" if values else "-") + lost
+    return (mean_and_interval(values) if values else "-") + lost
 
 
 def _figure(key: str, digits: int = 4) -> Callable[[dict], str]:
@@ -156,13 +156,18 @@ def study_markdown(
     ]
     if name == "mc-dropout":
         lines += [markdown_table(mc_rows(rows), MC_COLUMNS), ""]
+    ports = [test for test in statistics["tests"] if not test.get("exercise")]
+    exercise = [test for test in statistics["tests"] if test.get("exercise")]
     lines += [
-        f'Tests, one family adjusted by Holm (the words follow the adjusted p; "detects": the difference '
-        f"each design finds with 80% power at Holm's strictest level, {ALPHA:g} / "
-        f"{len(statistics['tests'])}). " + method_line(),
+        "Tests in two families, each adjusted by Holm on its own: do the ports agree, and what does the "
+        "exercise show. The seed is the unit: port tests relabel the ports of a seed in all its settings "
+        "alike (every relabelling when they are few: an exact p), and the exercise's contrasts are tested "
+        'over the seeds\' means of the ports. The words follow the adjusted p; "detects": the difference '
+        "each design finds with 80% power at its family's strictest Holm level; a test that cannot reach "
+        f"{ALPHA:g} does not count in its family. " + method_line(),
         "",
-        *tests_table(statistics["tests"]),
-        "",
+        *(["Do the ports agree:", "", *tests_table(ports), ""] if ports else []),
+        *(["What the exercise shows:", "", *tests_table(exercise), ""] if exercise else []),
         *[f"{line}\n" for line in same],
     ]
     lines += [f"![{figure}]({figure_dir}{figure})" for figure in figures]
