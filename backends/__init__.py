@@ -19,9 +19,15 @@ _BACKENDS = {
     "numpy": ("dropout_ports.backends.numpy", None),
     "torch": ("dropout_ports.backends.torch", "torch"),
     "jax": ("dropout_ports.backends.jax", "jax"),
+    "tensorflow": ("dropout_ports.backends.tensorflow", "tensorflow"),
 }
 
-EXTRA_BACKENDS_ENV = "DROPOUT_PORTS_BACKENDS"  # "name=module[,name=module]": ports kept elsewhere
+# Ports kept elsewhere: "name=module[,name=module]", e.g. DROPOUT_PORTS_BACKENDS=myport=mypkg.myport,
+# the module importable here (on PYTHONPATH or installed), its NAME the name it is registered under,
+# which no built-in port has (docs/porting.md). `dropout-ports check mypkg.myport` registers it for
+# the run itself (``register``).
+EXTRA_BACKENDS_ENV = "DROPOUT_PORTS_BACKENDS"
+BUILTIN_BACKENDS = tuple(_BACKENDS)
 # A folder where a port whose compiler can keep programs on disk keeps them (the JAX port), so that
 # runs in other processes reuse them; the run engine gives the runs of one command a fresh one.
 COMPILE_CACHE_ENV = "DROPOUT_PORTS_COMPILE_CACHE"
@@ -40,7 +46,16 @@ class Backend(Protocol):
     Devices are names: "cpu" everywhere, "gpu" (and torch's "cuda", "cuda:N") where there is one.
     A port may also define ``DataParallelTrainer``: its Trainer over Config.replicas replicas
     (common.fit.make_trainer picks it), saying with PROCESS_PER_REPLICA whether the run engine
-    launches a process per replica; every port here does.
+    launches a process per replica; every port here does. A port whose framework differentiates
+    may define ``output_and_gradient(fn, x)``: fn(x) and the gradient of its sum with respect to
+    x, for the conformance kit's gradient check (benchmarks/conformance).
+
+    ``dropout`` (and ``builtin_dropout``) take the port's own floating-point array (asarray's
+    type; another framework's is a TypeError, never converted), a rate in [0, 1], the port's own
+    rng, a bool ``training``; they return x itself (not a copy) when not training or at p = 0,
+    zeros at p = 1 (even for inf and nan), and otherwise x / (1 - p) where kept, in x's dtype,
+    shape and device. One without broadcast dims refuses them with a ValueError naming them.
+    ``benchmarks/conformance`` checks all of it (``dropout-ports check``).
     """
 
     NAME: str  # the registry name
@@ -70,15 +85,120 @@ class Backend(Protocol):
     def peak_device_memory(self, device: str) -> int | None: ...  # accelerator bytes at peak, None on a CPU
 
 
-def _registry() -> dict[str, tuple[str, str | None]]:
-    """The built-in ports, and any named in $DROPOUT_PORTS_BACKENDS (inherited by worker processes)."""
-    extra = {}
-    for entry in filter(None, os.environ.get(EXTRA_BACKENDS_ENV, "").split(",")):
-        name, _, module = entry.partition("=")
+def _extra_ports() -> tuple[dict[str, str], list[str]]:
+    """The ports $DROPOUT_PORTS_BACKENDS registers (name -> module), and a line for each entry it
+    cannot take: read afresh on each call, so worker processes inherit what a command registered."""
+    extra: dict[str, str] = {}
+    problems = []
+    for entry in filter(None, (e.strip() for e in os.environ.get(EXTRA_BACKENDS_ENV, "").split(","))):
+        name, _, module = (part.strip() for part in entry.partition("="))
         if not name or not module:
-            raise ValueError(f"${EXTRA_BACKENDS_ENV} entries are name=module, got {entry!r}")
-        extra[name.strip()] = (module.strip(), None)
-    return {**_BACKENDS, **extra}
+            problems.append(
+                f"${EXTRA_BACKENDS_ENV} entry {entry!r} is not name=module: write it as myport=mypkg.myport"
+            )
+        elif name in _BACKENDS and module != _BACKENDS[name][0]:
+            problems.append(
+                f"${EXTRA_BACKENDS_ENV} entry {entry!r} would replace the built-in port {name!r}: "
+                "register your port under a name of its own, and set its NAME to that name"
+            )
+        elif extra.get(name, module) != module:
+            problems.append(
+                f"${EXTRA_BACKENDS_ENV} registers {name!r} twice ({extra[name]}, {module}): keep one entry"
+            )
+        elif name not in _BACKENDS:
+            extra[name] = module
+    return extra, problems
+
+
+def _registry() -> dict[str, tuple[str, str | None]]:
+    """The built-in ports, and any named in $DROPOUT_PORTS_BACKENDS (inherited by worker processes);
+    an entry that cannot be taken is left out here and reported by ``registry_problems``."""
+    return {**_BACKENDS, **{name: (module, None) for name, module in _extra_ports()[0].items()}}
+
+
+def registry_problems() -> list[str]:
+    """One line per $DROPOUT_PORTS_BACKENDS entry that is left out, saying how to fix it."""
+    return _extra_ports()[1]
+
+
+def check_registry() -> None:
+    """A ValueError with the first registry problem: commands call it before any work."""
+    problems = registry_problems()
+    if problems:
+        raise ValueError(problems[0])
+
+
+class PortError(ImportError):
+    """A registered port that cannot be used, said in one line naming the port and the fix."""
+
+
+def register(module: str) -> str:
+    """Register the port in a module (a dotted path) under its NAME for this process and the
+    processes it starts; the NAME. A built-in port's module is its built-in name."""
+    builtin = {path: name for name, (path, _) in _BACKENDS.items()}
+    if module in builtin:
+        return builtin[module]
+    port = _import_port(module, module, None)
+    name = getattr(port, "NAME", None)
+    if not isinstance(name, str) or not name or any(c in name for c in ",= "):
+        raise PortError(f"port {module}: NAME must be a short name (no ',', '=' or spaces), got {name!r}")
+    if name in _BACKENDS:
+        raise PortError(
+            f"port {module} says NAME = {name!r}, the built-in port's name: give your port a NAME of its own"
+        )
+    registered = _registry().get(name, (module,))[0]
+    if registered != module:
+        raise PortError(f"port {module} says NAME = {name!r}, which {registered} is registered as already")
+    entries = os.environ.get(EXTRA_BACKENDS_ENV, "")
+    if name not in _extra_ports()[0]:
+        os.environ[EXTRA_BACKENDS_ENV] = ",".join(filter(None, [entries, f"{name}={module}"]))
+    return name
+
+
+def _import_port(name: str, module: str, extra: str | None) -> ModuleType:
+    """The port's module; what keeps it from importing, said in one line (a PortError)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        missing = err.name or ""
+        if missing and (module == missing or module.startswith(f"{missing}.")):
+            raise PortError(
+                f"port {name!r}: no module named {missing!r} (registered as {module}): check the spelling, "
+                "and that the folder holding it is on PYTHONPATH"
+            ) from err
+        if extra is not None and missing and not missing.startswith("dropout_ports"):
+            install = f"pip install 'dropout-ports[{extra}]'"
+            raise PortError(f"backend {name!r} needs {missing}, which is not installed: {install}") from err
+        if extra is not None:
+            raise  # a built-in port's own import is broken: a bug, not a setting
+        raise PortError(
+            f"port {name!r} ({module}) needs {missing or 'a name'}, which does not import here ({err}): "
+            "install it, or fix the port's import"
+        ) from err
+    except Exception as err:
+        if extra is not None or name in _BACKENDS:
+            raise
+        raise PortError(
+            f"port {name!r} ({module}) raised {type(err).__name__} on import: {err}; "
+            f"python -c 'import {module}' shows where"
+        ) from err
+
+
+def load_port(name: str) -> ModuleType:
+    """The registered port's module, whatever it lacks of the contract (the conformance kit reports
+    that); a ValueError for an unknown name, a PortError for a port that cannot be used."""
+    registry = _registry()
+    if name not in registry:
+        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(registry)}")
+    module, extra = registry[name]
+    port = _import_port(name, module, extra)
+    declared = getattr(port, "NAME", name)
+    if declared != name:
+        raise PortError(
+            f"port {name!r} ({module}) says NAME = {declared!r}: set NAME = {name!r} in it, or register "
+            f"it as {declared}={module} (a copied port must not import the original's NAME)"
+        )
+    return port
 
 
 HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"  # XLA's CPU devices, read when JAX starts
@@ -100,19 +220,16 @@ def prepare_host_devices(replicas: int) -> None:
 
 
 def get_backend(name: str) -> ModuleType:
-    """The backend module for name; a missing framework says which extra to install."""
-    registry = _registry()
-    if name not in registry:
-        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(registry)}")
-    module, extra = registry[name]
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        if err.name is None or err.name.startswith("dropout_ports"):
-            raise
-        raise ImportError(
-            f"backend {name!r} needs {err.name}, which is not installed: pip install 'dropout-ports[{extra}]'"
-        ) from err
+    """The backend module for name, checked against the contract's names; a missing framework says
+    which extra to install, a port that cannot be used why (PortError)."""
+    port = load_port(name)
+    missing = missing_names(port)
+    if missing:
+        raise PortError(
+            f"port {name!r} ({port.__name__}) lacks {', '.join(missing)} of the Backend contract: "
+            "add them (docs/porting.md; dropout-ports check says what else is off)"
+        )
+    return port
 
 
 def known_backends() -> tuple[str, ...]:
@@ -125,13 +242,19 @@ def missing_names(module: ModuleType) -> list[str]:
     return sorted(n for n in names if not hasattr(module, n))
 
 
-def available_backends() -> list[str]:
-    """The backends whose framework imports here."""
-    available = []
+def port_errors() -> dict[str, str]:
+    """Each registered port that cannot be used here, with why (a framework not installed, a
+    module that does not import, names of the contract it lacks)."""
+    errors = {}
     for name in _registry():
         try:
             get_backend(name)
-        except ImportError:
-            continue
-        available.append(name)
-    return available
+        except ImportError as err:
+            errors[name] = str(err)
+    return errors
+
+
+def available_backends() -> list[str]:
+    """The backends whose framework imports here."""
+    errors = port_errors()
+    return [name for name in _registry() if name not in errors]

@@ -2,7 +2,7 @@
 needs, exact to 2^-32.
 
 A mask compares uniform uint32 draws with ``keep_threshold(p)``. Threefry, JAX's default, costs
-most per bit on the CPU, where XLA lowers it as a loop over whole arrays; there each element
+most per bit on the CPU, where JAX lowers it as a rolled loop over whole arrays; there each element
 draws one byte instead, in cache-sized chunks, and only ties with the threshold's top byte (1 in
 256) draw the remaining 24 bits, as the NumPy and CPU torch ports do. A tie's bits come from a
 small buffer, handed out in order of position; in the rare chunk whose ties overflow it, every
@@ -23,7 +23,7 @@ from dropout_ports.common.masks import keep_threshold
 CHUNK = 2**18  # elements drawn per step: their words stay in cache, unlike one pass over all
 ROW = 32  # elements whose ties one uint32 bitmap records
 ROW_TIES = 6  # buffered ties per row; more than this (p < 1e-10 a row) overflows the buffer
-BYTE_DRAWS = "threefry2x32"  # XLA's CPU fuses rbg's generator into each byte's consumer: 4x its work
+BYTE_DRAWS = "threefry2x32"  # the one implementation whose keys draw bytes on the CPU; rbg keys draw words
 
 
 def tie_slots(size: int) -> int:

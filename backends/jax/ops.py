@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 
 # XLA would take 75% of a GPU's memory when it first loads: another framework in the process (the
 # benchmarks time torch and JAX side by side) would then run out, and peaks would say nothing.
@@ -17,7 +18,14 @@ import optax
 
 from dropout_ports.backends import COMPILE_CACHE_ENV
 from dropout_ports.backends.jax.masks import apply_keep, keep_mask
-from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
+from dropout_ports.common.checks import (
+    check_input,
+    check_precision,
+    check_rate,
+    check_rng,
+    check_seed,
+    check_training,
+)
 from dropout_ports.common.masks import mask_shape
 
 if os.environ.get(COMPILE_CACHE_ENV):  # JAX's persistent cache, every program in it however small
@@ -119,35 +127,49 @@ def peak_device_memory(device: str) -> int | None:
     return stats.get("peak_bytes_in_use") if stats else None
 
 
-def chapter_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
+def output_and_gradient(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """fn(x) and the gradient of its sum with respect to x (jax.vjp: fn runs once, so one key gives
+    both; the conformance kit's gradient check: dropout's is the mask / (1 - p))."""
+    out, pullback = jax.vjp(fn, x)
+    return out, pullback(jnp.ones_like(out))[0]
+
+
+def chapter_dropout(x: jax.Array, p: float, rng: jax.Array) -> jax.Array:
     """D2L's JAX ``dropout_layer``: a float uniform per element, compared, cast to float32."""
-    check_key(key)
-    mask = jax.random.uniform(key, x.shape) > p
+    check_key(rng)
+    mask = jax.random.uniform(rng, x.shape) > p
     return jnp.asarray(mask, dtype=jnp.float32) * x / (1.0 - p)
 
 
+def checked(x: object, p: object, rng: object, training: object) -> tuple[float, bool]:
+    """The rate and training flag, after the contract's checks of every argument (common.checks);
+    they run at trace time, so a bad argument never reaches compiled code."""
+    p = check_rate(p)
+    check_key(rng)
+    check_input(x, jax.Array, "a jax.Array (asarray)", lambda a: jnp.issubdtype(a.dtype, jnp.floating))
+    return p, check_training(training)
+
+
 def dropout(
-    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
+    x: jax.Array, p: float, rng: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
 ) -> jax.Array:
-    """Inverted dropout; pure: the same key gives the same mask. p must be a static Python number."""
-    p = check_rate(p)  # raises at trace time, so a bad rate never reaches compiled code
-    check_key(key)
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+    """Inverted dropout; pure: the same key gives the same mask; x itself when not training or at
+    p = 0. p must be a static Python number."""
+    p, training = checked(x, p, rng, training)
     shape = mask_shape(x.shape, broadcast_dims)
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return jnp.zeros_like(x)  # x does not enter: zeros and a zero gradient even for inf
-    return apply_keep(x, keep_mask(key, shape, p), p)
+    return apply_keep(x, keep_mask(rng, shape, p), p)
 
 
 def builtin_dropout(
-    x: jax.Array, p: float, key: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
+    x: jax.Array, p: float, rng: jax.Array, *, training: bool = True, broadcast_dims: tuple[int, ...] = ()
 ) -> jax.Array:
-    """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours."""
-    p = check_rate(p)  # linen.Dropout itself accepts any rate
-    check_key(key)
+    """Flax's own ``linen.Dropout`` behind our signature, for comparing it with ours (it returns x
+    itself at p = 0 and in evaluation, and zeros at p = 1, as ``dropout`` does)."""
+    p, training = checked(x, p, rng, training)  # linen.Dropout itself accepts any rate,
+    mask_shape(x.shape, broadcast_dims)  # and any broadcast dims, repeated or out of range
     layer = linen.Dropout(p, broadcast_dims=tuple(broadcast_dims), deterministic=not training)
-    return layer.apply({}, jnp.asarray(x), rngs={"dropout": key})
+    return layer.apply({}, x, rngs={"dropout": rng})

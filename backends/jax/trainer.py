@@ -198,7 +198,8 @@ class Trainer(TrainerBase):
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
         super().__init__(cfg, params, variant=variant, device=device)
         if cfg.dtype == "float64":
-            jax.config.update("jax_enable_x64", True)  # process-wide: the only switch JAX has for 64 bits
+            # Process-wide: the Trainer's later calls need it too (jax.enable_x64 scopes it to a block)
+            jax.config.update("jax_enable_x64", True)
         self.device = resolve_device(device)
         self.dtype = jnp.dtype(cfg.dtype)
         self._start(make_rng(cfg.seed, device, impl=cfg.prng_impl))

@@ -100,6 +100,8 @@ class ScratchNet:
 def _factor(z: np.ndarray, p: float, noise: str | None, mask: np.ndarray | None, rng: np.random.Generator):
     """ReLU's mask, times inverted dropout's keep / (1 - p) or gaussian noise's multiplier."""
     active = z > 0
+    if noise == "bernoulli" and p == 1.0:
+        return np.zeros_like(z)  # nothing kept, and no draw: active / (1 - p) would be 0 / 0
     if noise == "bernoulli" and p > 0:
         active &= mask if mask is not None else keep_mask(rng, z.shape, p)
         return active / z.dtype.type(1.0 - p)

@@ -8,7 +8,14 @@ from collections.abc import Callable
 import numpy as np
 
 from dropout_ports.backends.numpy.masks import keep_chunks, keep_mask
-from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
+from dropout_ports.common.checks import (
+    check_input,
+    check_precision,
+    check_rate,
+    check_rng,
+    check_seed,
+    check_training,
+)
 from dropout_ports.common.masks import mask_shape
 
 NAME = "numpy"
@@ -94,14 +101,13 @@ def dropout(
     training: bool = True,
     broadcast_dims: tuple[int, ...] = (),
 ) -> np.ndarray:
-    """Inverted dropout: keep with probability 1 - p and divide the kept by 1 - p."""
+    """Inverted dropout: keep with probability 1 - p and divide the kept by 1 - p; x itself when
+    not training or at p = 0."""
     p = check_rate(p)
     check_rng(rng, np.random.Generator, RNG)
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+    check_input(x, np.ndarray, "a numpy.ndarray (asarray)", lambda a: np.issubdtype(a.dtype, np.floating))
     shape = mask_shape(x.shape, broadcast_dims)
-    if not training or p == 0.0:
+    if not check_training(training) or p == 0.0:
         return x
     if p == 1.0:
         return np.zeros_like(x)

@@ -72,7 +72,8 @@ class ScratchNet(nn.Module):
     def draw_masks(self, batch: int, device: torch.device, dtype: torch.dtype) -> list[torch.Tensor | None]:
         """The masks forward would draw, drawn now in the same order from the same generator, in
         the injected layout (None where a rate draws nothing): the compiled variant draws them
-        eagerly, because a graph cannot hold a torch.Generator, and computes the same run."""
+        eagerly, because dynamo breaks its graph at Tensor.random_ (and at the CPU tie pass's
+        data-dependent nonzero), and computes the same run."""
         masks: list[torch.Tensor | None] = []
         for noise, reader in zip(self.dropouts, self.linears[1:], strict=True):
             if noise.noise == "dropconnect":  # drawn as the weight is laid out, (out, in)

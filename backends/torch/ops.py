@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -10,7 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from dropout_ports.backends.torch.masks import apply_keep, keep_mask
-from dropout_ports.common.checks import check_precision, check_rate, check_rng, check_seed
+from dropout_ports.common.checks import (
+    check_input,
+    check_precision,
+    check_rate,
+    check_rng,
+    check_seed,
+    check_training,
+)
 from dropout_ports.common.masks import mask_shape
 
 NAME = "torch"
@@ -20,7 +28,8 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 PRNG_IMPLS = ("torch",)  # torch.Generator: Mersenne Twister on the CPU, Philox on CUDA
 copy = torch.clone
 matmul = torch.matmul
-# Config.matmul_precision -> torch's float32 matmul precision ("high": TF32 on NVIDIA GPUs since Ampere)
+# Config.matmul_precision -> torch's float32 matmul precision ("high": TF32 on NVIDIA GPUs since Ampere,
+# and it sets oneDNN's float32 matmul flag to TF32 too)
 TORCH_PRECISIONS = {"highest": "highest", "tf32": "high"}
 MATMUL_PRECISIONS = tuple(TORCH_PRECISIONS)
 
@@ -44,6 +53,25 @@ def matmul_precision(precision: str) -> Iterator[None]:
 
 def versions() -> dict[str, str]:
     return {"torch": torch.__version__}
+
+
+def blas_libraries() -> list[dict]:
+    """torch's own BLAS, described as threadpoolctl describes a library: the wheels link it in
+    statically (MKL on x86), where threadpoolctl, which finds shared libraries, cannot see it."""
+    build = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", build)
+    if blas is None:
+        return []
+    version = re.search(r"Math Kernel Library Version ([\d.]+)", build) if blas[1] == "mkl" else None
+    return [
+        {
+            "user_api": "blas",
+            "internal_api": blas[1],
+            "version": version[1] if version else None,
+            "num_threads": torch.get_num_threads(),
+            "linked_into": "torch",
+        }
+    ]
 
 
 def devices() -> list[str]:
@@ -128,6 +156,17 @@ def peak_device_memory(device: str) -> int | None:
     return torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
 
 
+def output_and_gradient(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """fn(x) and the gradient of its sum with respect to x, by autograd (the conformance kit's
+    gradient check: dropout's is the mask / (1 - p))."""
+    x = x.detach().requires_grad_()
+    out = fn(x)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    return out.detach(), grad
+
+
 def chapter_dropout(x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
     """D2L's ``dropout_layer``: ``(torch.rand(X.shape) > p).float() * X / (1 - p)``, drawn on
     x's device (the chapter's CPU draw breaks on a GPU)."""
@@ -144,18 +183,30 @@ def dropout(
     training: bool = True,
     broadcast_dims: tuple[int, ...] = (),
 ) -> torch.Tensor:
-    """Inverted dropout with the mask drawn by rng on x's device, applied in x's dtype."""
+    """Inverted dropout with the mask drawn by rng on x's device, applied in x's dtype; x itself
+    when not training or at p = 0."""
+    p, training = checked(x, p, rng, training)
+    shape = mask_shape(tuple(x.shape), broadcast_dims)
+    edge = passed_or_zeroed(x, p, training)
+    return edge if edge is not None else apply_keep(x, keep_mask(rng, shape, p), p)
+
+
+def checked(x: object, p: object, rng: object, training: object) -> tuple[float, bool]:
+    """The rate and training flag, after the contract's checks of every argument (common.checks)."""
     p = check_rate(p)
     check_rng(rng, torch.Generator, RNG)
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"dropout needs a floating-point torch.Tensor, got {type(x).__name__}")
-    shape = mask_shape(tuple(x.shape), broadcast_dims)
+    check_input(x, torch.Tensor, "a torch.Tensor (asarray)", torch.Tensor.is_floating_point)
+    return p, check_training(training)
+
+
+def passed_or_zeroed(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | None:
+    """x itself when not training or at p = 0; zeros at p = 1 with a zero gradient even where x is
+    inf or nan (x * 0 would give nan, as F.dropout does); None where a mask is needed."""
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        # Zeros with a zero gradient even where x is inf or nan (x * 0 would give nan).
         return torch.where(torch.zeros((), dtype=torch.bool, device=x.device), x, 0.0)
-    return apply_keep(x, keep_mask(rng, shape, p), p)
+    return None
 
 
 def builtin_dropout(
@@ -169,12 +220,17 @@ def builtin_dropout(
     """torch's own ``F.dropout`` behind our signature, for comparing it with ours.
 
     F.dropout draws from torch's global generator and has no broadcast_dims; to make it
-    reproducible from rng, it runs under ``fork_rng`` seeded from rng.
+    reproducible from rng, it runs under ``fork_rng`` seeded from rng. torch.manual_seed reseeds
+    every CUDA device's generator and fork_rng restores the CPU's and x's device's only: on a
+    machine with several GPUs the others stay reseeded. At p = 0, p = 1 and in evaluation it
+    answers as ``dropout`` does, without a draw.
     """
-    p = check_rate(p)
-    check_rng(rng, torch.Generator, RNG)
+    p, training = checked(x, p, rng, training)
     if broadcast_dims:
         raise ValueError("torch's F.dropout has no broadcast_dims (nn.Dropout1d/2d/3d drop whole channels)")
+    edge = passed_or_zeroed(x, p, training)
+    if edge is not None:
+        return edge
     seed = int(torch.randint(0, 2**62, (), generator=rng, device=rng.device))
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)

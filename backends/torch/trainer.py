@@ -178,7 +178,7 @@ class Trainer(TrainerBase):
         scratch = [m for m in layers if isinstance(m, ScratchNoise)]
         generators = [m.generator for m in scratch]
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(seed)  # nn.Dropout's global generator
+            torch.manual_seed(seed)  # nn.Dropout's global generator (and every GPU's: fork_rng restores one)
             for m in scratch:
                 m.generator = seeded_generator(seed, self.device)
             try:

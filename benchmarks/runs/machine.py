@@ -5,8 +5,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -44,29 +46,30 @@ def cpu_model() -> str:
 
 def environment(names: Sequence[str]) -> dict:
     """CPU, versions, and (from threadpoolctl, once the frameworks are loaded) every BLAS and
-    OpenMP library in the process with its kernel and thread count, and the pinning variables."""
+    OpenMP library in the process with its kernel and thread count, and the pinning variables.
+    threadpoolctl finds shared libraries only: a port whose framework links its BLAS in statically
+    (torch's MKL) describes it with an optional ``blas_libraries()``, in threadpoolctl's terms."""
     versions = {"python": platform.python_version()}
+    linked_in = []
     for name in names:
-        versions.update(get_backend(name).versions())
+        backend = get_backend(name)
+        versions.update(backend.versions())
+        linked_in += getattr(backend, "blas_libraries", list)()
     keep = ("user_api", "internal_api", "version", "num_threads", "architecture", "threading_layer")
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "versions": versions,
-        "threadpools": [{k: pool[k] for k in keep if k in pool} for pool in threadpool_info()],
+        "threadpools": [{k: pool[k] for k in keep if k in pool} for pool in threadpool_info()] + linked_in,
         "pins": {name: os.environ[name] for name in PINS if name in os.environ},
     }
 
 
 def describe_threads(env: dict) -> str:
-    """One line: the BLAS libraries, their kernels and threads, and any pinning variable."""
-    pools = [
-        f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or 'default'} kernel, "
-        f"{p['num_threads']} threads)".replace("  ", " ")
-        for p in env.get("threadpools", [])
-        if p["user_api"] == "blas"
-    ]
+    """One line: the BLAS libraries, their kernels (or the framework they are linked into) and
+    threads, and any pinning variable."""
+    pools = [_describe_blas(p) for p in env.get("threadpools", []) if p["user_api"] == "blas"]
     line = "BLAS: " + ("; ".join(pools) or "none found")
     pins = env.get("pins", {})
     if pins:
@@ -76,25 +79,76 @@ def describe_threads(env: dict) -> str:
     return line
 
 
-def gemm_gflops(
-    name: str, shapes: list[tuple[int, int, int]], device: str, repeats: int, precision: str = "highest"
-) -> float:
-    """The framework's float32 rate over these matmuls at a Config.matmul_precision, run as one
-    (compiled where it compiles)."""
-    backend = get_backend(name)
+def _describe_blas(pool: dict) -> str:
+    """One library: "openblas 0.3.30 (SkylakeX kernel, 2 threads)", "mkl 2024.2 (in torch, 2 threads)"."""
+    kernel = f"{pool.get('architecture') or 'default'} kernel"
+    where = f"in {pool['linked_into']}" if pool.get("linked_into") else kernel
+    version = f" {pool['version']}" if pool.get("version") else ""
+    return f"{pool['internal_api']}{version} ({where}, {pool['num_threads']} threads)"
+
+
+Pairs = list[tuple[Any, Any]]
+
+
+def matmul_call(backend: ModuleType, pairs: Pairs, precision: str) -> Callable:
+    """A call computing a @ b for every pair of the framework's arrays, at a Config.matmul_precision,
+    in the fastest form the framework offers here: into outputs allocated once where its matmul
+    writes into one (``out=``), else compiled as one program (its ``jit``); the call waits for them."""
+    with backend.matmul_precision(precision):
+        outs = [backend.matmul(a, b) for a, b in pairs]
+        try:
+            backend.matmul(*pairs[0], out=outs[0])
+        except TypeError:  # no out=: its compiler allocates (and reuses) the outputs
+            compiled = backend.jit(lambda pairs: [backend.matmul(a, b) for a, b in pairs])
+
+            def run() -> None:
+                with backend.matmul_precision(precision):  # where it compiles, it compiles at this one
+                    for out in compiled(pairs):
+                        backend.ready(out)
+
+            return run
+
+    def run_into() -> None:
+        with backend.matmul_precision(precision):
+            for (a, b), out in zip(pairs, outs, strict=True):
+                backend.ready(backend.matmul(a, b, out=out))
+
+    return run_into
+
+
+def step_operands(cfg: Config) -> Pairs:
+    """The operands of one full batch's training-step matmuls (common.flops.gemm_shapes' order), as
+    backprop by hand lays them out: per layer x @ w, x.T @ g and, past the first, g @ w.T, with x
+    its input, w its weight (the common (in, out) layout) and g its output's gradient; the
+    transposes are NumPy views, which a framework that keeps strides (NumPy, torch) hands its
+    BLAS as transposes, and one that does not copies into its own layout."""
     rng = np.random.default_rng(0)
-    pairs = [
-        tuple(
-            backend.asarray(rng.random(shape, dtype=np.float32), device=device) for shape in ((m, k), (k, n))
-        )
-        for m, k, n in shapes
-    ]
-    products = backend.jit(lambda pairs: [backend.matmul(a, b) for a, b in pairs])
-    with backend.matmul_precision(precision):  # where it compiles, it compiles at this precision
-        seconds = median_seconds(
-            lambda: [backend.ready(out) for out in products(pairs)], min_repeats=repeats, min_total=0.2
-        )
-    return gemm_flops(shapes) / seconds / 1e9
+    pairs = []
+    for i, (n_in, n_out) in enumerate(cfg.layer_shapes):
+        x, w, g = (rng.random(shape, np.float32) for shape in ((cfg.batch_size, n_in), (n_in, n_out),
+                                                                (cfg.batch_size, n_out)))  # fmt: skip
+        pairs += [(x, w), (x.T, g)] + ([(g, w.T)] if i else [])
+    return pairs
+
+
+def step_matmuls(backend: ModuleType, cfg: Config, device: str = "cpu") -> Callable:
+    """The framework's floor: a call computing one full batch's training-step matmuls at the MLP's
+    shapes, at cfg's matmul precision."""
+    pairs = [tuple(backend.asarray(a, device=device) for a in pair) for pair in step_operands(cfg)]
+    return matmul_call(backend, pairs, cfg.matmul_precision)
+
+
+def gflops_of(call: Callable, flops: int, quick: bool = False) -> float:
+    """call's rate, from the median of its timed repeats (fewer at --quick)."""
+    return flops / median_seconds(call, min_repeats=3 if quick else 7, min_total=0.2) / 1e9
+
+
+def square_gflops(backend: ModuleType, cfg: Config, device: str = "cpu", quick: bool = False) -> float:
+    """The framework's square float32 matmul rate at cfg's matmul precision: the machine-peak yardstick."""
+    size = QUICK_SQUARE if quick else SQUARE
+    square = backend.asarray(np.ones((size, size), np.float32), device=device)
+    call = matmul_call(backend, [(square, square)], cfg.matmul_precision)
+    return gflops_of(call, gemm_flops([(size, size, size)]), quick)
 
 
 def in_fresh_process(function: Callable[..., T], *args: Any) -> T:
@@ -107,12 +161,10 @@ def in_fresh_process(function: Callable[..., T], *args: Any) -> T:
 def framework_yardsticks(name: str, cfg: Config, device: str = "cpu", quick: bool = False) -> dict:
     """One framework's square matmul rate and its rate over the MLP's matmuls, in this process, at
     cfg's matmul precision (the one its runs compute at)."""
-    size = QUICK_SQUARE if quick else SQUARE
-    repeats = 3 if quick else 7
-    precision = cfg.matmul_precision
+    backend = get_backend(name)
     return {
-        "square_gflops": gemm_gflops(name, [(size, size, size)], device, repeats, precision),
-        "mlp_gflops": gemm_gflops(name, gemm_shapes(cfg), device, repeats, precision),
+        "square_gflops": square_gflops(backend, cfg, device, quick),
+        "mlp_gflops": gflops_of(step_matmuls(backend, cfg, device), gemm_flops(gemm_shapes(cfg)), quick),
     }
 
 
@@ -130,3 +182,33 @@ def yardsticks(names: Sequence[str], cfg: Config, device: str = "cpu", quick: bo
     """Each framework's yardsticks, each measured in a fresh process of its own."""
     by_backend = {name: in_fresh_process(framework_yardsticks, name, cfg, device, quick) for name in names}
     return combine_yardsticks(by_backend, cfg, quick)
+
+
+def load_snapshot() -> dict:
+    """The machine's load now: the 1-minute load average, and (where /proc/stat is, Linux) the CPU
+    seconds every process has used and this process's own (its reaped children's included), so
+    that two snapshots say what other processes took between them."""
+    own = os.times()
+    snapshot = {
+        "at": time.perf_counter(),
+        "load1": os.getloadavg()[0],
+        "own_cpu_s": own.user + own.system + own.children_user + own.children_system,
+    }
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(field) for field in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return snapshot
+    idle, iowait = ticks[3], ticks[4]
+    return {**snapshot, "cpu_s": (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")}
+
+
+def load_between(before: dict, after: dict) -> dict:
+    """The load averages at both ends, the seconds between them, and the cores other processes kept
+    busy on average (None where /proc/stat was not read; as measured: the kernel counts in ticks of
+    10 ms, so over a short interval it can read below 0 or above the cores)."""
+    wall = after["at"] - before["at"]
+    others = None
+    if "cpu_s" in before and "cpu_s" in after and wall > 0:
+        others = ((after["cpu_s"] - before["cpu_s"]) - (after["own_cpu_s"] - before["own_cpu_s"])) / wall
+    return {"load1": [before["load1"], after["load1"]], "others_cores": others, "wall_s": wall}
