@@ -15,17 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dropout_ports.benchmarks.report.markdown import COMPARE_COLUMNS, describe_runs, statistics_section
-from dropout_ports.benchmarks.report.verdict import time_spent, verdict_section
+from dropout_ports.benchmarks.report.verdict import accuracy_line, time_spent, verdict_section
 from dropout_ports.benchmarks.results.analysis import compare_statistics
 from dropout_ports.benchmarks.results.document import check_document, compare_rows
 from dropout_ports.benchmarks.results.store import read_json
 from dropout_ports.benchmarks.results.tables import markdown_table
+from dropout_ports.benchmarks.results.throughput import with_shares
 from dropout_ports.benchmarks.results.verdict import verdict
 from dropout_ports.benchmarks.runs.machine import describe_threads
 from dropout_ports.benchmarks.studies import figures as study_figures
 from dropout_ports.benchmarks.studies.catalogue import STUDIES
 from dropout_ports.benchmarks.studies.report import study_markdown
 from dropout_ports.benchmarks.suites import epochs, executors, lockstep, peers, targets
+from dropout_ports.benchmarks.suites.sections import breakdown_section, floor_words, speed_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "runs"
@@ -48,14 +50,14 @@ def _machine(env: dict) -> str:
     return f"{env['cpu']}, {env['cores']} cores; {describe_threads(env)}"
 
 
-def compare_command(doc: dict) -> str:
-    """The command that made the kept compare run, read back from its settings."""
+def compare_command(doc: dict, folder: str = "compare") -> str:
+    """The command that made a kept compare run, read back from its settings."""
     seeds = " ".join(map(str, doc["settings"]["seeds"]))
     verdict = " --verdict" if doc.get("lockstep") else ""
     executor = doc.get("executor") or {}
     jobs = f" --jobs {executor['jobs']}" if executor.get("jobs", 1) > 1 else ""
     timed = f" --timed-seeds {len(executor['timed']['seeds'])}" if "timed" in executor else ""
-    return f"dropout-ports compare --seeds {seeds}{verdict}{jobs}{timed} --out docs/runs/compare"
+    return f"dropout-ports compare --seeds {seeds}{verdict}{jobs}{timed} --out docs/runs/{folder}"
 
 
 def compare_block() -> str:
@@ -69,6 +71,32 @@ def compare_block() -> str:
             markdown_table(rows, COMPARE_COLUMNS),
             "",
             *statistics_section(doc, rows, compare_statistics(doc)),
+        ]
+    )
+
+
+PLANNED = "compare-40"  # the comparison made with the seeds the main job's power analysis asks for
+
+
+def planned_block() -> str:
+    """The comparison with the planned seeds: its equivalence table and verdict on accuracy once
+    every run is in; until then, how far it got and the command that goes on with it."""
+    doc = _document(f"{PLANNED}/results.json")
+    command = compare_command(doc, PLANNED)
+    if doc["status"] != "complete":
+        return (
+            f"Not complete yet: {len(doc['runs'])} runs kept; `{command} --resume` goes on with it "
+            "(`--resume` keeps every finished run)."
+        )
+    statistics = compare_statistics(doc)
+    same = verdict(doc, statistics)["same_accuracy"]
+    return "\n".join(
+        [
+            f"`{command} --resume` ({_machine(doc['environment'])}), the kept 8 seeds extended:",
+            "",
+            *statistics_section(doc, compare_rows(doc), statistics),
+            "",
+            f"- {accuracy_line(same, statistics['identical'])}",
         ]
     )
 
@@ -114,14 +142,22 @@ def dropout_block(folder: str = "bench") -> str:
 
 
 def training_block(folder: str = "bench") -> str:
+    """The kept bench run's epochs, shares as measured (never clipped), what they are over, its
+    speed ratios over rounds and where each epoch's time goes ("not measured in this run" where the
+    run predates them)."""
     doc = _document(f"{folder}/bench.json")
     train = doc["training"]
     return "\n".join(
         [
-            f"`{COMMANDS[folder]}`: epochs of {train['epoch_gflop']:.1f} GFLOP through `fit`; machine peak "
+            f"`{COMMANDS[folder]}`: epochs of {train['epoch_gflop']:.1f} GFLOP; machine peak "
             f"{train['peak_gflops']:.0f} GFLOP/s:",
             "",
-            markdown_table(train["rows"], epochs.COLUMNS),
+            markdown_table(with_shares(train["rows"], train["yardsticks"]), epochs.COLUMNS),
+            "",
+            floor_words(train),
+            "",
+            *speed_section(train)[2:],
+            *breakdown_section(train, figure=None)[2:-1],
         ]
     )
 
@@ -199,6 +235,7 @@ def study_block(folder: str) -> str:
 BLOCKS: dict[str, Callable[[], str]] = {
     "compare": compare_block,
     "verdict": verdict_block,
+    "compare-planned": planned_block,
     "bench-dropout": dropout_block,
     "bench-training": training_block,
     "bench-peers": peers_block,

@@ -4,7 +4,10 @@
 - a seed is an int in [0, 2^32) (``check_seed``): the range of NumPy's and JAX's 32-bit seeds;
 - an rng is the port's own generator or key (``check_rng``);
 - broadcast dims are distinct axes of the input (``common.masks.mask_shape``);
-- a matmul precision is one the port can set (``check_precision``).
+- a matmul precision is one the port can set (``check_precision``);
+- dropout's input is the port's own floating-point array (``check_input``): another framework's
+  array is refused, never converted behind the caller's back;
+- ``training`` is a bool (``check_training``): "no" is not False.
 A value of the wrong kind is a TypeError and a value out of range a ValueError; a bool is never a
 number.
 """
@@ -13,6 +16,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 SEED_LIMIT = 2**32  # seeds are in [0, SEED_LIMIT) in every port
 
@@ -41,6 +48,25 @@ def check_rng(rng: object, kind: type | tuple[type, ...], expected: str) -> None
     never falls back to a global generator)."""
     if not isinstance(rng, kind):
         raise TypeError(f"rng must be {expected}, got {type(rng).__name__}")
+
+
+def check_input(
+    x: object, kind: type | tuple[type, ...], expected: str, floating: Callable[[Any], bool]
+) -> None:
+    """A TypeError unless x is the port's own array (kind, made by its asarray) of a floating-point
+    dtype; the error names the type or the dtype that is wrong."""
+    if not isinstance(x, kind):
+        raise TypeError(f"dropout takes {expected}, got {type(x).__module__}.{type(x).__name__}")
+    if not floating(x):
+        raise TypeError(f"dropout needs a floating-point array, got dtype {x.dtype}")
+
+
+def check_training(training: object) -> bool:
+    """training as a bool (NumPy's included); anything else is a TypeError, since any non-empty
+    string, "no" included, would otherwise switch dropout on."""
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be a bool, got {training!r}")
+    return bool(training)
 
 
 def check_number(name: str, value: object, *, integer: bool = False) -> None:

@@ -102,6 +102,11 @@ class Config:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if self.noise == "gaussian" and 1.0 in self.dropouts:
             raise ValueError("gaussian noise needs rates below 1: its variance p/(1-p) is infinite at 1")
+        if self.noise == "dropconnect" and 1.0 in self.dropouts:
+            raise ValueError(
+                "dropconnect needs rates below 1: at 1 it drops every weight of a layer and scales "
+                "the kept ones by 1/(1-p), which is infinite (0/0: NaN in every port)"
+            )
 
     @property
     def data_parallel(self) -> bool:

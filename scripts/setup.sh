@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of one environment and the Fashion-MNIST files.
-#   bash scripts/setup.sh                  .venv with every framework (extra "all")
-#   bash scripts/setup.sh .venv-tfds tfds,dev   the TFDS environment (TensorFlow, about 1.3 GB)
+#   bash scripts/setup.sh                  .venv with every framework (extra "all": TensorFlow and
+#                                          tensorflow-datasets included)
 # Re-running does nothing unless pyproject.toml or constraints.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,7 +18,7 @@ PACKAGE = "dropout_ports"
 FLOORS = ("common", "backends", "benchmarks")  # bottom to top
 PORTS = ("numpy", "torch", "jax")
 # Inside benchmarks/, bottom to top; a loose module (readme) sits on the top floor with the CLI.
-HARNESS = ("results", "runs", "report", "suites", "studies", "cli")
+HARNESS = ("results", "runs", "report", "suites", "conformance", "studies", "cli")
 MAX_LINES = 300
 
 

@@ -9,15 +9,14 @@ import pytest
 from conftest import BACKENDS
 
 from dropout_ports.backends import get_backend
+from dropout_ports.benchmarks.conformance import CHECKS, Settings
+from dropout_ports.benchmarks.conformance.kit import run_one
+from dropout_ports.benchmarks.conformance.report import explain
+from dropout_ports.benchmarks.suites.lockstep import FLOAT32_STEPS as STEPS
+from dropout_ports.benchmarks.suites.lockstep import FLOAT32_TOLERANCE as TOLERANCE
 from dropout_ports.benchmarks.suites.lockstep import run_lockstep
 from dropout_ports.common.batches import batch_order
 from dropout_ports.common.config import Config
-
-# float32 ports part where the loss leaves its plateau (about step 65 here, in every pair and with
-# one BLAS thread: docs/runs/lockstep.png); up to step 30 they stay within 1e-6, 100x below
-# TOLERANCE, whatever the kernel's summation order. Longer runs are compared in float64.
-STEPS = 30
-TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -86,24 +85,21 @@ def test_weight_decay_is_one_computation_in_every_port_and_variant(fashion):
     np.testing.assert_allclose(params[first]["b1"], plain.get_params()["b1"], atol=0.05)  # biases: no decay
 
 
-@pytest.mark.slow  # a whole epoch in every port
-def test_a_whole_epoch_in_float64_is_one_computation(fashion):
-    """In float64 rounding is 2^29 times smaller, so the ports stay together through a whole epoch
-    (234 full batches, the same injected masks) where float32 runs part after about 60 steps."""
-    cfg = Config(dtype="float64")
-    steps = len(fashion.train_y) // cfg.batch_size
-    runs = {
-        f"{name}/{variant}": run_lockstep(name, cfg, fashion, steps, variant=variant)
-        for name, variant in MASKED
-    }
-    first = next(iter(runs))
-    assert runs[first][1]["W1"].dtype == np.float64 and np.mean(runs[first][0][-10:]) < 0.8
-    for name in runs:
-        np.testing.assert_allclose(runs[name][0], runs[first][0], rtol=0, atol=1e-9, err_msg=name)
-        for key in runs[first][1]:
-            np.testing.assert_allclose(
-                runs[name][1][key], runs[first][1][key], rtol=0, atol=1e-9, err_msg=key
-            )
+@pytest.fixture(scope="module")
+def on_fashion(fashion) -> Settings:
+    """The conformance kit's settings on the chapter's data: its reference run is made once."""
+    return Settings(data=fashion)
+
+
+@pytest.mark.slow  # a whole epoch per variant
+@pytest.mark.parametrize(("name", "variant"), MASKED, ids=[f"{name}-{variant}" for name, variant in MASKED])
+def test_a_whole_epoch_in_float64_is_one_computation(on_fashion, name, variant):
+    """The kit's lockstep check over a whole Fashion-MNIST epoch (235 steps, the short last batch
+    included), where tests/test_check.py runs it over the small synthetic set: in float64
+    rounding is 2^29 times smaller, so the ports stay within 1e-9 where float32 runs part after
+    about 60 steps."""
+    result = run_one(CHECKS["training.lockstep"], variant, get_backend(name), on_fashion)
+    assert result.verdict == "pass" and "235 steps" in result.measured, explain(result)
 
 
 def test_the_divergence_benchmark_draws_every_pair_and_numpy_against_itself(tmp_path):

@@ -12,7 +12,13 @@ from dropout_ports.benchmarks.report.figures import data_label
 from dropout_ports.benchmarks.results.document import check_document
 from dropout_ports.benchmarks.results.folder import FolderError, ResultsFolder, new_folder
 from dropout_ports.benchmarks.results.store import write_json_atomic
-from dropout_ports.benchmarks.results.throughput import add_shares, with_fastest_copy
+from dropout_ports.benchmarks.results.throughput import (
+    add_shares,
+    distrusted,
+    share_text,
+    with_fastest_copy,
+    with_shares,
+)
 from dropout_ports.benchmarks.runs.machine import describe_threads, environment
 from dropout_ports.benchmarks.suites.targets import target_rows
 
@@ -53,16 +59,21 @@ def test_default_folders_are_unique_within_one_second(tmp_path):
     assert len(folders) == 5 and all(f.is_dir() for f in folders)
 
 
-def test_no_share_exceeds_the_whole():
+def test_shares_are_never_clipped_and_the_floor_beside_the_epochs_comes_first():
     sticks = {"peak_gflops": 100.0, "by_backend": {"jax": {"mlp_gflops": 80.0}}}
     rows = [
-        {"backend": "jax", "gflops": 102.0},
-        {"backend": "jax", "gflops": 40.0},
+        {"backend": "jax", "gflops": 102.0},  # beat both yardsticks: shown as measured, flagged
+        {"backend": "jax", "gflops": 40.0, "floor_gflops": 20.0},  # its own floor, measured beside it
         {"backend": "numpy", "gflops": 50.0},
     ]
-    assert add_shares(rows, sticks) == 102.0
-    assert [row["of_peak"] for row in rows] == pytest.approx([1.0, 40 / 102, 50 / 102])
-    assert [row["of_own_gemm"] for row in rows] == pytest.approx([1.0, 0.5, None])
+    assert add_shares(rows, sticks) == 100.0
+    assert [row["of_peak"] for row in rows] == pytest.approx([1.02, 0.4, 0.5])
+    assert [row["of_own_gemm"] for row in rows] == pytest.approx([102 / 80, 2.0, None])
+    assert share_text(rows[1]["of_own_gemm"]) == "200% (over 100%: distrust)"
+    assert share_text(1.004) == "100%" and not distrusted(1.004)  # the reader sees 100%: not over
+    stored = [{"backend": "jax", "gflops": 90.0, "of_own_gemm": 1.0}]  # an old document's clipped share
+    assert with_shares(stored, sticks)[0]["of_own_gemm"] == pytest.approx(90 / 80)
+    assert stored[0]["of_own_gemm"] == 1.0  # the document itself is left as it was
 
 
 def test_the_environment_names_blas_kernel_threads_and_pins(monkeypatch):
@@ -93,7 +104,8 @@ def test_targets_take_each_ratio_from_the_largest_size_of_the_run():
         _dropout_row("torch scratch", 1.0, 0.001, size=2**10),  # not the largest size: no target
     ]
     training = {
-        "rows": [{"backend": "torch", "variant": v, "of_own_gemm": 0.7} for v in ("scratch", "builtin")]
+        "rows": [{"backend": "torch", "variant": v, "of_own_gemm": 0.7} for v in ("scratch", "builtin")],
+        "yardsticks": {"peak_gflops": 100.0, "by_backend": {}},
     }
     got = {
         (r["what"], r["target"]): r["met"]

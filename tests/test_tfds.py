@@ -1,4 +1,4 @@
-"""Data through tensorflow-datasets equals the IDX files' (runs in CI's own `tfds` environment)."""
+"""Data through tensorflow-datasets equals the IDX files' (the tfds extra, in .venv with extra all)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow_datasets", reason="needs the tfds extra (scripts/test.sh sets up .venv-tfds)")
+pytest.importorskip("tensorflow_datasets", reason="needs the tfds extra (in extra all)")
 
 from dropout_ports.common.data import load_fashion_mnist
 

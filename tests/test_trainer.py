@@ -134,6 +134,8 @@ def test_fit_learns_the_synthetic_set(backend_variant, synthetic):
 def test_reaches_d2l_accuracy(backend_variant, fashion):
     """The chapter's 10 epochs: D2L's notebooks end at 0.836-0.857 test accuracy."""
     backend, variant, device = backend_variant
+    if backend.NAME == "tensorflow":  # CI time: 30-50 s a variant; its epoch is NumPy's (test_lockstep)
+        pytest.skip("CI time: dropout-ports check tensorflow --full trains TF's variants to the end")
     result = fit(backend, Config(), fashion, variant=variant, device=device, progress=False)
     test_acc = [row["test_acc"] for row in result.history]
     # Bounds at about 5 SD below the mean of the 109 chapter-setting runs kept in docs/ (every

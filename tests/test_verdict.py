@@ -10,8 +10,12 @@ import pytest
 from test_cli import cli
 
 from dropout_ports.benchmarks.report.markdown import compare_markdown
-from dropout_ports.benchmarks.report.verdict import time_spent
-from dropout_ports.benchmarks.results.analysis import compare_statistics
+from dropout_ports.benchmarks.report.statistics import EQUIVALENCE_COLUMNS
+from dropout_ports.benchmarks.report.verdict import speed_line, speed_spread, time_spent
+from dropout_ports.benchmarks.results.analysis import adjust_equivalence, compare_statistics
+from dropout_ports.benchmarks.results.document import epoch_rounds
+from dropout_ports.benchmarks.results.stats import equivalence
+from dropout_ports.benchmarks.results.tables import markdown_table
 from dropout_ports.benchmarks.results.verdict import compare_entries, verdict
 from dropout_ports.benchmarks.runs.compare import plan_runs, run_spec, timed_rounds
 from dropout_ports.common.config import Config
@@ -107,6 +111,27 @@ def test_with_a_timed_round_speed_comes_from_the_runs_made_alone():
     assert "**Speed:** not compared" in compare_markdown(_doc(lost) | {"executor": doc["executor"]})
 
 
+def test_speed_pairs_the_epochs_after_the_first_and_says_within_noise_where_rounds_disagree():
+    runs = []
+    for seed in (0, 1):
+        for backend, seconds in (("a", [9.0, 1.0, 1.0]), ("b", [9.0, 2.0, 2.1]), ("c", [9.0, 0.9, 1.3])):
+            run = _run(backend, "scratch", seed, 0.85, 0.0)
+            first = run["history"][0]
+            run["history"] = [{**first, "epoch": e + 1, "seconds": s} for e, s in enumerate(seconds)]
+            runs.append(run)
+    doc = _doc(runs)
+    rounds = epoch_rounds(doc)  # seeds ran one at a time: (seed, epoch after the first) pairs are rounds
+    assert rounds == {("a", "scratch"): [1.0, 1.0] * 2, ("b", "scratch"): [2.0, 2.1] * 2,
+                      ("c", "scratch"): [0.9, 1.3] * 2}  # fmt: skip
+    line = speed_line(speed_spread(doc), shared=False, epochs=3)
+    assert "a/scratch (1.00 s), median [min, max] over 4 rounds" in line
+    assert "b/scratch 2.05x [2.00, 2.10]" in line and "c/scratch 1.10x [0.90, 1.30]" in line
+    assert "slower in every round: b/scratch; within noise: c/scratch" in line
+    assert "epoch k after the first of each port's run paired" in line
+    one_epoch = speed_line(speed_spread(_doc(_runs(seeds=3))), shared=False, epochs=1)
+    assert "over 3 rounds" in one_epoch and "a seed a round" in one_epoch  # _runs: 2 epochs, 1 paired
+
+
 def test_timed_rounds_run_the_first_seeds_through_their_own_executor():
     plan = plan_runs(["numpy"], [3, 1, 2], ["scratch"])
     todo = [run_spec(key, Config(), "cpu", None) for key in plan if key[2] != 1]  # seed 1 is done
@@ -149,3 +174,33 @@ def test_compare_verdict_checks_every_masked_port_against_numpy(tmp_path):
     assert doc["verdict"]["one_computation"]["statistics_only"] == ["torch/builtin"]
     assert doc["statistics"]["tests"][0]["test"] == "blocked permutation"
     assert "## Verdict" in (tmp_path / "results.md").read_text()
+
+
+def test_a_joint_claim_that_fails_is_not_shown_and_says_what_would_show_it():
+    """b is noisy: its pairs fail TOST, so "every pair within" is not shown at all; only Holm's
+    successes count as pairs shown; the seeds planned name their assumptions."""
+    rng = np.random.default_rng(5)
+    runs = _runs()
+    for run in runs:
+        run["test_accuracy"] += rng.normal(0, 0.02) if run["backend"] == "b" else 0.0
+    statistics = compare_statistics(_doc(runs))
+    same = compare_entries(_doc(runs))["verdict"]["same_accuracy"]
+    assert not same["all_shown"] and same["shown_adjusted"] <= 1
+    text = compare_markdown(_doc(runs))
+    assert (
+        f"the joint claim is not shown ({len(same['not_shown'])} of 3 pairs fail their TOST at 0.05" in text
+    )
+    assert f"pairs shown as claims of their own: {same['shown_adjusted']} of 3 (Holm" in text
+    assert "if no pair truly differs and every pair had the pooled paired SD" in text
+    assert "with each pair's own observed SD" in text and "shown for" not in text
+    power = statistics["equivalence_power"]
+    assert power["seeds_joint_own_sd"] >= power["seeds_joint"]  # b's pairs are the noisiest
+    test = statistics["tests"][0]  # two ports at +-d/2 are harder to see than one port d off
+    assert test["detectable_gap"] > test["detectable"] and "the least favourable case" in text
+
+
+def test_a_pair_with_no_spread_says_so():
+    a = {seed: 0.85 + seed / 128 for seed in range(3)}  # exact in binary: b - a is -1/1024 every seed
+    rows = adjust_equivalence(equivalence({"a": a, "b": {seed: v - 1 / 1024 for seed, v in a.items()}}))
+    assert rows[0]["sd"] == 0.0
+    assert "no spread: the same difference on every seed" in markdown_table(rows, EQUIVALENCE_COLUMNS)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
-from dropout_ports.backends import available_backends, get_backend, known_backends
+from dropout_ports.backends import get_backend, known_backends, port_errors, registry_problems
 from dropout_ports.benchmarks.cli.options import config_from
 from dropout_ports.benchmarks.report.markdown import compare_markdown
 from dropout_ports.benchmarks.results.document import (
@@ -35,7 +35,6 @@ from dropout_ports.benchmarks.studies.catalogue import (
     QUICK_EPOCHS,
     QUICK_TRAIN_EXAMPLES,
     STUDIES,
-    describe,
     get_study,
     plan_study,
 )
@@ -185,7 +184,7 @@ def run_study(args: argparse.Namespace) -> int:
     if not plan:
         raise ValueError(f"no port installed here can run study {study.name!r}")
     say_what = f"study {study.name}{' (quick)' if args.quick else ''}: {len(plan)} runs on {args.device}"
-    return run_plan(args, plan, base, say_what, describe(study, args.quick))
+    return run_plan(args, plan, base, say_what, study.describe(args.quick))
 
 
 def run_plan(
@@ -203,6 +202,11 @@ def run_plan(
     out, data = args.out, None
     try:
         data = data_spec(args).load()
+        if base.train_subset and base.train_subset > len(data.train_y):  # before any yardstick or run
+            raise ValueError(
+                f"--train-subset {base.train_subset:,} exceeds the {len(data.train_y):,} training examples "
+                f"of {data.origin}; give at most {len(data.train_y):,}"
+            )
         executor, timed = make_executor(args, data), timed_executor(args)
         out = out or new_folder(f"study-{study['name']}-" if study else "")
         say(args, f"{say_what}, data from {data.origin}")
@@ -236,14 +240,24 @@ def run_plan(
             f"failed: {run['backend']}/{run['variant']} seed {run['seed']}{setting}: {run['error']}",
             file=sys.stderr,
         )
-    return 1 if failures else 0
+    failed_check = [row["port"] for row in (doc.get("lockstep") or {}).get("rows", []) if not row["passed"]]
+    if failed_check:
+        ports = ", ".join(failed_check)
+        print(f"verdict: FAIL: {ports} not one computation with the reference", file=sys.stderr)
+    return 1 if failures or failed_check else 0
 
 
 def run_report(args: argparse.Namespace) -> int:
+    """Re-render a folder; a compare or study folder's derived entries (statistics, verdict) are
+    first computed again from its runs, so they follow the analysis of this version."""
     for name, render in (("results.json", render_results), ("bench.json", bench.render_bench)):
         path = args.folder / name
         if path.is_file():
             doc = check_document(read_json(path), name, path)
+            if name == "results.json" and doc["runs"] and doc.get("yardsticks"):
+                with ResultsFolder(args.folder, name, resume=True) as folder:
+                    doc.update(analyse_results(doc))
+                    folder.save(doc)
             render(doc, args.folder)
             report = "study.md" if doc.get("settings", {}).get("study") else name.replace(".json", ".md")
             print((args.folder / report).read_text())
@@ -267,9 +281,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     print(f"python {platform.python_version()} on {platform.machine()}, {cpu_model()}")
+    errors = port_errors()  # a framework not installed, a port that does not import or lacks names
+    for problem in registry_problems():
+        print(f"ignored {problem}")
     for name in known_backends():
-        if name not in available_backends():
-            print(f"{name:6s} not installed (pip install 'dropout-ports[{name}]')")
+        if name in errors:
+            print(f"{name:6s} {errors[name]}")
             continue
         backend = get_backend(name)
         versions = ", ".join(f"{k} {v}" for k, v in backend.versions().items())

@@ -12,12 +12,15 @@ from types import FrameType
 from tqdm.auto import tqdm
 
 from dropout_ports.backends import (
+    BUILTIN_BACKENDS,
     VARIANT_NAMES,
     available_backends,
+    check_registry,
     get_backend,
-    known_backends,
+    port_errors,
     prepare_host_devices,
 )
+from dropout_ports.benchmarks.cli.check import add_check_command, port_arg, run_check
 from dropout_ports.benchmarks.cli.commands import (
     run_bench,
     run_compare_command,
@@ -37,6 +40,7 @@ from dropout_ports.benchmarks.cli.options import (
 )
 from dropout_ports.benchmarks.results.stats import DEFAULT_MARGIN
 from dropout_ports.benchmarks.studies.catalogue import STUDIES
+from dropout_ports.benchmarks.suites.lockstep import check_lockstep_support
 from dropout_ports.common.config import Config
 from dropout_ports.common.data import DatasetError
 
@@ -56,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, interrupt)  # SIGTERM is Ctrl-C: finished runs are kept
     try:
         prepare_host_devices(most_replicas(args))  # before check_args loads a port
-        check_args(args)
+        if args.run is not run_info:  # info lists what the registry cannot take
+            check_registry()
+        if args.run is not run_check:  # check loads its port itself, and says why it cannot
+            check_args(args)
         return args.run(args)
     except USER_ERRORS as err:
         print(f"dropout-ports: error: {err}", file=sys.stderr)
@@ -119,6 +126,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--timed-seeds times runs on this machine: use it with --jobs, not --ray")
     if hasattr(args, "margin") and not 0 < args.margin < 1:
         raise ValueError(f"--margin must be a fraction in (0, 1), got {args.margin}")
+    if getattr(args, "verdict", False):
+        check_lockstep_support(args.backends, config_from(args), args.device)
 
 
 def backends_on(device: str, names: list[str] | None) -> list[str]:
@@ -127,6 +136,9 @@ def backends_on(device: str, names: list[str] | None) -> list[str]:
         for name in names:
             get_backend(name).resolve_device(device)  # fails here, before any work
         return names
+    for name, error in port_errors().items():
+        if name not in BUILTIN_BACKENDS:  # a port the user registered: say why it is left out
+            tqdm.write(f"skipping {name}: {error}", file=sys.stderr)
     usable = []
     for name in available_backends():
         try:
@@ -155,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     train = command("train", "train one backend with the chapter's settings")
-    train.add_argument("--backend", required=True, choices=known_backends())
+    train.add_argument(
+        "--backend", required=True, type=port_arg, metavar="PORT", help="a name or a module path"
+    )
     train.add_argument(
         "--variant", default="scratch", choices=VARIANT_NAMES, help="hand-written or built-in dropout"
     )
@@ -169,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = command("compare", "train every port side by side and report (the main job)")
     compare.add_argument(
-        "--backends", nargs="+", choices=known_backends(), help="default: every installed one"
+        "--backends",
+        nargs="+",
+        type=port_arg,
+        metavar="PORT",
+        help="names or module paths; default: every installed one",
     )
     compare.add_argument("--seeds", nargs="+", type=seed_arg, default=[0], help="one run per port per seed")
     add_config_args(compare)
@@ -201,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "--quick", action="store_true", help="few settings and epochs, a data subset: well under a minute"
     )
-    study.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
+    study.add_argument(
+        "--backends", nargs="+", type=port_arg, metavar="PORT", help="default: every installed one"
+    )
     study.add_argument("--seeds", nargs="+", type=seed_arg, help="default: the study's (0 1 with --quick)")
     add_config_args(study)
     study.set_defaults(epochs=None, timed_seeds=0)  # the study's own epochs, unless given; no timed round
@@ -215,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(run=run_report)
 
     bench = command("bench", "dropout op and training throughput benchmarks")
-    bench.add_argument("--backends", nargs="+", choices=known_backends(), help="default: every installed one")
+    bench.add_argument(
+        "--backends", nargs="+", type=port_arg, metavar="PORT", help="default: every installed one"
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes and data: a smoke run")
     bench.add_argument(
         "--peers", action="store_true", help="also time Keras 3 and the chapter's own recipe on the same work"
@@ -228,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = command("info", "frameworks, devices and where the data is")
     info.add_argument("--data-dir", default=None, help="look only in this folder")
     info.set_defaults(run=run_info)
+    add_check_command(command)
     return parser
 
 

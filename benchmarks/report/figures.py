@@ -70,7 +70,7 @@ def training_curves(doc: dict, path: Path) -> None:
     for ax, (_, title) in zip(axes, PANELS, strict=True):
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
     band = "mean over seeds, band = min..max" if several else "one seed per port"
@@ -80,36 +80,41 @@ def training_curves(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def throughput_bars(rows: list[dict], path: Path, title: str) -> None:
-    """Samples per second per port after the first epoch (bars; whiskers: min..max over seeds),
-    the first epoch's with its compilation as a marker, and the share of the machine's peak."""
+SEEDS_WHISKERS = "whiskers: min..max over the timed seeds' runs"
+
+
+def throughput_bars(rows: list[dict], path: Path, title: str, whiskers: str = SEEDS_WHISKERS) -> None:
+    """Samples per second per port after the first epoch (bars; whiskers: their range, as the
+    legend says), the first epoch's with its compilation as a marker, and the share of the
+    machine's peak; the legend below the axes, where it covers no bar."""
     rows = [row for row in rows if "samples_per_s" in row]
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4.8))
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 5.4))
     if rows:
-        _bars(ax, rows)
+        _bars(ax, rows, whiskers)
     else:
         ax.text(0.5, 0.5, "no run finished (every one diverged or failed)", ha="center", va="center")
     ax.set_ylabel("training samples / s")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    legend_below(fig, ax)
+    save(fig, path, dpi=100)
 
 
-def _bars(ax: plt.Axes, rows: list[dict]) -> None:
+def _bars(ax: plt.Axes, rows: list[dict], whiskers: str) -> None:
     labels = ["\n".join(filter(None, (r["backend"], r["variant"], r.get("loop")))) for r in rows]
     rates = np.array([r["samples_per_s"] for r in rows])
     low, high = np.array([r.get("samples_per_s_range", (r["samples_per_s"],) * 2) for r in rows]).T
     bars = ax.bar(labels, rates, color="tab:blue", label="after the first epoch (median)")
-    ax.errorbar(labels, rates, yerr=[rates - low, high - rates], fmt="none", ecolor="black", capsize=4)
+    ax.errorbar(labels, rates, yerr=[rates - low, high - rates], fmt="none", ecolor="black", capsize=4,
+                label=whiskers)  # fmt: skip
     first = [r["first_epoch_samples_per_s"] for r in rows]
     ax.scatter(
         labels, first, marker="v", color="tab:red", zorder=3, label="first epoch (compilation included)"
     )
     for bar, row in zip(bars, rows, strict=True):
+        share = "n/a" if row.get("of_peak") is None else f"{row['of_peak']:.0%}"
         ax.annotate(
-            f"{row['of_peak']:.0%} of peak",
+            f"{share} of peak",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
@@ -117,17 +122,18 @@ def _bars(ax: plt.Axes, rows: list[dict]) -> None:
             xytext=(0, 4),
             textcoords="offset points",
         )
-    ax.legend(fontsize=8, loc="lower right")
 
 
 def dropout_plot(rows: list[dict], path: Path) -> None:
-    """Time against array size per implementation (p = 0.5), log-log."""
+    """Time against array size per implementation (p = 0.5), log-log; a colour of its own for
+    every line (tab20's), the copies dashed."""
     fig, ax = plt.subplots(figsize=(9, 5.5))
     implementations = {r["implementation"]: r["is_copy"] for r in rows}
-    for label, is_copy in implementations.items():
+    for i, (label, is_copy) in enumerate(implementations.items()):
         points = sorted((r["size"], r["ms"]) for r in rows if r["implementation"] == label and r["p"] == 0.5)
         style = "--" if is_copy else "-"
-        ax.plot(*zip(*points, strict=True), style, marker="o", ms=3, label=label)
+        color, marker = distinct_style(i)
+        ax.plot(*zip(*points, strict=True), style, color=color, marker=marker, ms=3, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("float32 elements")
@@ -138,3 +144,43 @@ def dropout_plot(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+MARKERS = "osD^v<>"
+
+
+def distinct_style(i: int) -> tuple[tuple, str]:
+    """The i-th line's colour and marker: tab20's 20 colours, then the same colours with the next
+    marker, so no two lines of a legend look alike."""
+    return plt.get_cmap("tab20")(i % 20), MARKERS[(i // 20) % len(MARKERS)]
+
+
+def breakdown_bars(rows: list[dict], parts: tuple[str, ...], path: Path, title: str) -> None:
+    """A stacked horizontal bar per port: its epoch split into parts, each as a share of that epoch
+    (ports whose epochs differ tenfold read alike) and a colour of its own; a part measured below
+    zero (noise, or parts that overlap) is drawn left of zero; the epoch, 100%, is the black line."""
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.55 * len(rows)))
+    labels = [f"{r['backend']}/{r['variant']} ({r['loop']}, {r['epoch_s']:.2f} s)" for r in rows]
+    right, left = np.zeros(len(rows)), np.zeros(len(rows))
+    for i, part in enumerate(parts):
+        shares = np.array([100 * r["parts"][part] / r["epoch_s"] for r in rows])
+        starts = np.where(shares >= 0, right, left + shares)
+        ax.barh(labels, np.abs(shares), left=starts, color=plt.get_cmap("tab10")(i), label=part)
+        right, left = right + np.maximum(shares, 0), left + np.minimum(shares, 0)
+    ax.axvline(100, color="black", lw=1.5, label="the epoch (median)")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of the port's epoch (medians over the rounds)")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    legend_below(fig, ax)
+    save(fig, path)
+
+
+def legend_below(fig: plt.Figure, ax: plt.Axes) -> None:
+    """The axes' legend under the figure, where it can cover nothing (save's tight box keeps it)."""
+    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8,
+                   frameon=False)  # fmt: skip

@@ -12,13 +12,14 @@ from dropout_ports.benchmarks.report.statistics import (
     difference_sentence,
     equivalence_lines,
     identical_lines,
+    mean_and_interval,
     method_line,
     seed_list,
 )
 from dropout_ports.benchmarks.report.verdict import time_spent, verdict_section
 from dropout_ports.benchmarks.results.analysis import compare_statistics, runs_by_port
-from dropout_ports.benchmarks.results.document import compare_rows
-from dropout_ports.benchmarks.results.stats import CONFIDENCE, mean_interval
+from dropout_ports.benchmarks.results.document import compare_rows, failed_runs
+from dropout_ports.benchmarks.results.stats import CONFIDENCE
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
 from dropout_ports.benchmarks.results.verdict import verdict
@@ -30,13 +31,7 @@ def _accuracy(row: dict) -> str:
     lost = [f"{len(row[kind])} {kind}" for kind in ("diverged", "failed") if row[kind]]
     if not values:
         return " and ".join(lost)
-    interval = mean_interval(values)
-    text = (
-        f"{np.mean(values):.4f}"
-        if interval is None
-        else f"{interval[0]:.4f} [{interval[1]:.4f}, {interval[2]:.4f}]"
-    )
-    return text + (f" ({', '.join(lost)})" if lost else "")
+    return mean_and_interval(values) + (f" ({', '.join(lost)})" if lost else "")
 
 
 def _finished(cell: Callable[[dict], str]) -> Callable[[dict], str]:
@@ -105,6 +100,30 @@ def _threads(executor: dict) -> str:
     return f" of {threads} thread{'s' if threads > 1 else ''} each" if threads else ""
 
 
+def status_text(doc: dict) -> str:
+    """The folder's status, and how many of its runs failed: "complete" alone means every run ran."""
+    failed = len(failed_runs(doc))
+    return doc["status"] + (f"; {failed} of {len(doc['runs'])} runs failed" if failed else "")
+
+
+def examples_text(settings: dict) -> str:
+    """The training examples the runs trained on: a --train-subset, or all that were loaded."""
+    subset, loaded = settings["config"].get("train_subset"), settings["train_examples"]
+    if subset and subset < loaded:
+        return f"{subset:,} of its {loaded:,} training examples (--train-subset)"
+    return f"{loaded:,} training examples"
+
+
+def epoch_words(epochs: int) -> str:
+    """What the epoch-seconds column is, for a run of this many epochs."""
+    if epochs == 1:
+        return (
+            "Epoch seconds are those of the only epoch, compilation and warm-up included (the same as "
+            "the first epoch's): run 2 epochs or more for an epoch without them."
+        )
+    return "Epoch seconds are the median after the first epoch (compilation and warm-up), shown apart."
+
+
 def compare_markdown(doc: dict) -> str:
     if not doc["runs"] or not doc["yardsticks"]:
         return f"# dropout-ports compare ({doc['status']})\n\nNo run finished; `--resume` runs them.\n"
@@ -113,25 +132,25 @@ def compare_markdown(doc: dict) -> str:
     env, settings, sticks = doc["environment"], doc["settings"], doc["yardsticks"]
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     own = ", ".join(f"{name} {b['mlp_gflops']:.0f}" for name, b in sticks["by_backend"].items())
-    peak = max([sticks["peak_gflops"], *(row.get("gflops", 0) for row in rows)])
     return "\n".join(
         [
-            f"# dropout-ports compare ({doc['status']})",
+            f"# dropout-ports compare ({status_text(doc)})",
             "",
             f"{env['cpu']}, {env['cores']} cores; {versions}.",
             describe_threads(env) + ".",
-            f"Device {settings['device']}; data {settings['data']} ({settings['train_examples']:,} training "
-            f"examples); seeds {settings['seeds']}; {settings['config']['epochs']} epochs.",
-            f"Yardsticks (float32 GFLOP/s, measured in this run): machine peak {peak:.0f} (the best "
-            f"{sticks.get('square', '')}^2 matmul of any framework, or an epoch that beat it); each "
-            f"framework's own matmuls at the MLP's shapes: {own or 'not measured'}.",
+            f"Device {settings['device']}; data {settings['data']} ({examples_text(settings)}); seeds "
+            f"{settings['seeds']}; {settings['config']['epochs']} epochs.",
+            f"Yardsticks (float32 GFLOP/s, measured in this run, before the runs): machine peak "
+            f"{sticks['peak_gflops']:.0f} (the best {sticks.get('square', '')}^2 matmul of any framework); "
+            f"each framework's own matmuls at the MLP's shapes: {own or 'not measured'}. Shares as "
+            "measured: one over 100% (an epoch that beat its yardstick) is flagged, to distrust.",
             describe_runs(doc.get("executor")),
             *filter(None, [time_spent(doc)]),
             "",
             markdown_table(rows, COMPARE_COLUMNS),
             "",
-            "Epoch seconds are the median after the first epoch (compilation and warm-up), shown "
-            "apart. Peak RSS is the kernel's high-water mark of the run's process (with --inline, of "
+            epoch_words(settings["config"]["epochs"])
+            + " Peak RSS is the kernel's high-water mark of the run's process (with --inline, of "
             "the whole calling process); GPU peak is the framework allocator's.",
             "",
             *statistics_section(doc, rows, statistics),

@@ -4,8 +4,10 @@ the same accuracy, speed; and where the command's time went."""
 from __future__ import annotations
 
 from dropout_ports.benchmarks.report.statistics import pp, seed_list, seeds_text
-from dropout_ports.benchmarks.results.document import timings_shared
+from dropout_ports.benchmarks.results.analysis import port_name
+from dropout_ports.benchmarks.results.document import epoch_rounds, timings_shared
 from dropout_ports.benchmarks.results.stats import ALPHA, EQUIVALENCE_CONFIDENCE, MIN_INTERVAL_SEEDS
+from dropout_ports.benchmarks.results.throughput import ratio_spread, spread_text
 
 
 def _ports(names: list[str]) -> str:
@@ -46,10 +48,10 @@ def computation_line(check: dict) -> str:
 def accuracy_line(same: dict, identical: list[list[str]]) -> str:
     coincide = "".join(f" {' = '.join(group)} bit for bit." for group in identical)
     if not same["pairs"]:
-        return (
-            f"**The same accuracy:** not decided: the intervals need {MIN_INTERVAL_SEEDS} seeds per port "
-            "(about 8 make a verdict within ±1 pp likely)." + coincide
-        )
+        needs = f"the intervals need {MIN_INTERVAL_SEEDS} seeds per port"
+        if not same.get("distinct_pairs", 1):
+            needs = "no two ports computed different runs"
+        return f"**The same accuracy:** not decided: {needs}." + coincide
     widest = same["widest"]
     low, high = widest["interval"]
     text = (
@@ -64,51 +66,77 @@ def accuracy_line(same: dict, identical: list[list[str]]) -> str:
         )
     else:
         missing = [" vs ".join(pair) for pair in same["not_shown"]]
-        named = f" (not for {_ports(missing)})" if len(missing) <= 3 else ""
+        named = f": {_ports(missing)}" if len(missing) <= 3 else ""
         text += (
-            f"shown for {same['shown']} of {same['pairs']} pairs{named} at {ALPHA:g} each, the level of the "
-            f"claim that every pair is within (intersection-union){_adjusted(same)}; "
-            f"{seeds_text(same['seeds_needed'])} would show every pair with 80% power (with no true "
-            "difference and the pooled paired SD)."
+            f"the joint claim is not shown ({len(missing)} of {same['pairs']} pairs fail their TOST at "
+            f"{ALPHA:g}{named}); pairs shown as claims of their own: {same['shown_adjusted']} of "
+            f"{same['pairs']} (Holm, the table's last column). {_planning(same)}"
         )
     return text + coincide
 
 
-def _adjusted(same: dict) -> str:
-    """How many pairs are shown each on its own claim, Holm-adjusted."""
-    counted = f"{same['shown_adjusted']} of {same['pairs']}"
-    return f"; {counted} as claims of their own (Holm, the table's last column)"
+def _planning(same: dict) -> str:
+    """How many seeds the joint claim would need, under which assumptions."""
+    text = (
+        f"{seeds_text(same['seeds_needed']).capitalize()} would give the joint claim 80% power if no pair "
+        "truly differs and every pair had the pooled paired SD (pairs taken as independent)"
+    )
+    own = same.get("seeds_needed_own_sd")
+    if own:
+        text += f"; with each pair's own observed SD, {seeds_text(own)}"
+        gaps = same.get("power_observed_gaps")
+        if gaps is not None:
+            text += f"; were the observed mean differences true, the joint claim would have {gaps:.1%} power"
+    return text + "."
 
 
-def speed_line(speed: list[dict], shared: bool, timed: dict | None = None) -> str:
-    """shared: some port's timings come from runs that shared the cores (results.document.timings_shared);
-    timed: the executor's timed round (compare --timed-seeds), if it had one."""
-    if not speed:
-        return "**Speed:** no run finished."
+def speed_line(spread: list[dict], shared: bool, timed: dict | None = None, epochs: int = 2) -> str:
+    """spread: each port's epoch against the fastest's round by round (throughput.ratio_spread over
+    results.document.epoch_rounds); shared: some port's timings come from runs that shared the cores
+    (results.document.timings_shared); timed: the executor's timed round (compare --timed-seeds), if
+    it had one; epochs: of each run (with one, there is no epoch after the first to take). A port is
+    called slower (or faster) only where every round agrees, "within noise" otherwise."""
     if shared:  # in any session of the folder, not only its latest
         return "**Speed:** not compared: the runs ran in parallel, so their epochs shared the cores."
-    fastest = min(speed, key=lambda row: row["ratio"])
-    others = ", ".join(f"{row['port']} {row['ratio']:.2f}x" for row in speed if row is not fastest)
+    if not spread:
+        return "**Speed:** not compared: no seed on which every port finished a run."
+    fastest = next(row for row in spread if row["port"] == row["reference"])
+    others = [row for row in spread if row is not fastest]
+    ratios = ", ".join(f"{row['port']} {spread_text(row)}" for row in others)
+    verdicts = "; ".join(
+        f"{verdict}: {_ports([row['port'] for row in others if row['verdict'] == verdict])}"
+        for verdict in dict.fromkeys(row["verdict"] for row in others)
+    )
+    which = "epoch k after the first of each port's run paired with epoch k of the others"
+    if epochs == 1:
+        which = "the only epoch of each run, compilation and warm-up included, a seed a round"
     where = (
-        f"from the runs of {seed_list(timed['seeds'])}, made one at a time, each in a fresh process, every "
+        f"the runs of {seed_list(timed['seeds'])}, made one at a time, each in a fresh process, every "
         "port in turn, before the other seeds ran in parallel"
         if timed
-        else "mean over the seeds; runs one at a time, each in a fresh process, every port in turn before "
-        "the next seed"
+        else "runs one at a time, each in a fresh process, every port in turn before the next seed"
     )
     return (
-        f"**Speed:** each port's epoch against the fastest, {fastest['port']} ({fastest['epoch_s']:.2f} s): "
-        f"{others or 'no other port'} (the median epoch after the first, {where})."
+        f"**Speed:** each port's epoch against the fastest, {fastest['port']} ({fastest['epoch_s']:.2f} s), "
+        f"median [min, max] over {fastest['rounds']} rounds: {ratios or 'no other port'}"
+        + (f"; {verdicts}" if verdicts else "")
+        + f" (rounds: {which}; from {where})."
     )
+
+
+def speed_spread(doc: dict) -> list[dict]:
+    """The verdict's speed figures: every port's epochs against the fastest's, round by round."""
+    return ratio_spread({port_name(*port): seconds for port, seconds in epoch_rounds(doc).items()})
 
 
 def verdict_section(doc: dict, verdict: dict) -> list[str]:
+    timed = (doc.get("executor") or {}).get("timed")
     return [
         "## Verdict",
         "",
         f"- {computation_line(verdict['one_computation'])}",
         f"- {accuracy_line(verdict['same_accuracy'], verdict['identical'])}",
-        f"- {speed_line(verdict['speed'], timings_shared(doc), (doc.get('executor') or {}).get('timed'))}",
+        f"- {speed_line(speed_spread(doc), timings_shared(doc), timed, doc['settings']['config']['epochs'])}",
     ]
 
 

@@ -179,3 +179,25 @@ def ran_in_parallel(doc: dict) -> bool:
 def sessions(doc: dict) -> int:
     """How many commands made the folder's runs (a resumed folder has several; older ones, 1)."""
     return max(1, len({run["session"] for run in doc["runs"] if "session" in run}))
+
+
+def epoch_rounds(doc: dict) -> dict[tuple[str, str], list[float]]:
+    """compare's rounds for speed ratios, each (backend, variant)'s epoch seconds round by round.
+    The runs that give the timings (timed_runs) ran one at a time, every port in turn for a seed, so
+    the seeds every port finished are the rounds' frame; within a seed, epoch k after the first
+    (compilation) of each port's run is paired with epoch k of the others, one round per epoch (with
+    one epoch, that epoch: a round per seed). A port's epochs ran back to back, so the spread shows
+    the noise within runs, and a drift of the machine between two ports' runs is not cancelled as
+    bench's interleaved rounds cancel it."""
+    timed = {port: {run["seed"]: run for run in timed_runs([r for r in runs if finished(r)], doc)}
+             for port, runs in group_runs(doc).items()}  # fmt: skip
+    timed = {port: runs for port, runs in timed.items() if runs}
+    seeds = sorted(set.intersection(*(set(runs) for runs in timed.values()))) if timed else []
+    rounds: dict[tuple[str, str], list[float]] = {port: [] for port in timed}
+    for seed in seeds:
+        histories = {port: runs[seed]["history"] for port, runs in timed.items()}
+        epochs = min(len(history) for history in histories.values())
+        for k in range(1 if epochs > 1 else 0, epochs):
+            for port, history in histories.items():
+                rounds[port].append(history[k]["seconds"])
+    return {port: seconds for port, seconds in rounds.items() if seconds}

@@ -1,9 +1,12 @@
-"""Throughput of training epochs against the yardsticks: the one place either is computed.
+"""Throughput of training epochs against the yardsticks, and speed ratios over rounds: the one
+place either is computed.
 
-A yardstick is the best float32 matmul rate seen for that work in the run: the machine's (the best
-square matmul of any installed framework) and each framework's own at the MLP's shapes. Should an
-epoch beat a yardstick's own measurement (noise on a shared machine), the epoch's rate is the
-better measurement of what the machine can do and becomes the yardstick, so no share exceeds 100%.
+A yardstick is a float32 matmul rate measured in the run: the machine's peak (the best square matmul
+of any installed framework) and each framework's floor, its own matmuls of one training step at the
+MLP's shapes (bench: measured beside each epoch, round by round; compare: before the runs). A share
+is never clipped: an epoch faster than its floor reads above 100%, and is flagged, since a floor the
+epoch beats is not a floor (a busy machine slowed the floor, or the floor's form is not the
+framework's fastest).
 """
 
 from __future__ import annotations
@@ -35,19 +38,67 @@ def throughput(cfg: Config, examples: int, seconds: Sequence[float]) -> dict:
 
 
 def add_shares(rows: list[dict], yardsticks: dict) -> float:
-    """Give each row (with "backend" and "gflops") its share of the machine's peak and of its own
-    framework's GEMM rate at the MLP's shapes; returns the machine peak used."""
-    timed = [row for row in rows if row.get("gflops") is not None]
-    peak = max([yardsticks["peak_gflops"], *(row["gflops"] for row in timed)])
-    for row in timed:
-        own = yardsticks["by_backend"].get(row["backend"], {}).get("mlp_gflops")
-        row["of_peak"] = row["gflops"] / peak
-        row["of_own_gemm"] = row["gflops"] / max(own, row["gflops"]) if own else None
+    """Give each row (with "backend" and "gflops") its share of the machine's peak and of its floor:
+    the one measured beside its epochs where it has one ("floor_gflops"), else its framework's
+    yardstick at the MLP's shapes. Shares as measured, never clipped; returns the machine peak."""
+    peak = yardsticks["peak_gflops"]
+    for row in rows:
+        if row.get("gflops") is None:
+            continue
+        own = row.get("floor_gflops") or yardsticks["by_backend"].get(row["backend"], {}).get("mlp_gflops")
+        row["of_peak"] = row["gflops"] / peak if peak else None
+        row["of_own_gemm"] = row["gflops"] / own if own else None
     return peak
 
 
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+def with_shares(rows: list[dict], yardsticks: dict) -> list[dict]:
+    """Copies of the rows with their shares computed afresh: documents from before shares were
+    left unclipped stored clipped ones, and a report shows what was measured."""
+    copies = [dict(row) for row in rows]
+    add_shares(copies, yardsticks)
+    return copies
+
+
+def distrusted(share: float | None) -> bool:
+    """A share above 100% as the reader sees it (a whole percent): the epoch beat its yardstick,
+    so the yardstick's measurement is suspect."""
+    return share is not None and int(f"{share:.0%}"[:-1]) > 100
+
+
+def share_text(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0%}" + (" (over 100%: distrust)" if distrusted(value) else "")
+
+
+def ratio_spread(rounds: dict[str, list[float]]) -> list[dict]:
+    """Each contender's time against the fastest's (the smallest median), round by round: the
+    median ratio, its smallest and largest, and a verdict: "slower in every round" (or faster) only
+    where every round agrees as the reader sees it (two decimals: a round at 1.00x is a tie),
+    "within noise" otherwise. Rounds are paired by index: every contender has the same rounds."""
+    if not rounds:
+        return []
+    fastest = min(rounds, key=lambda label: statistics.median(rounds[label]))
+    rows = []
+    for label, seconds in rounds.items():
+        ratios = [s / f for s, f in zip(seconds, rounds[fastest], strict=True)]
+        shown = [float(f"{ratio:.2f}") for ratio in ratios]
+        verdict = "within noise"
+        if label == fastest:
+            verdict = "fastest (median)"
+        elif all(ratio > 1 for ratio in shown):
+            verdict = "slower in every round"
+        elif all(ratio < 1 for ratio in shown):
+            verdict = "faster in every round"
+        rows.append({"port": label, "epoch_s": statistics.median(seconds), "ratio": statistics.median(ratios),
+                     "low": min(ratios), "high": max(ratios), "rounds": len(ratios), "verdict": verdict,
+                     "reference": fastest})  # fmt: skip
+    return rows
+
+
+def spread_text(row: dict) -> str:
+    """ "1.82x [1.75, 1.90]": a ratio_spread row's median and range."""
+    return f"{row['ratio']:.2f}x [{row['low']:.2f}, {row['high']:.2f}]"
 
 
 COLUMNS: list[Column] = [
@@ -55,8 +106,8 @@ COLUMNS: list[Column] = [
     ("epoch s", lambda r: f"{r['epoch_s']:.2f}"),
     ("samples/s", lambda r: f"{r['samples_per_s']:,.0f}"),
     ("GFLOP/s", lambda r: f"{r['gflops']:.1f}"),
-    ("of machine peak", lambda r: _share(r.get("of_peak"))),
-    ("of own GEMM at MLP shapes", lambda r: _share(r.get("of_own_gemm"))),
+    ("of machine peak", lambda r: share_text(r.get("of_peak"))),
+    ("of own GEMM at MLP shapes", lambda r: share_text(r.get("of_own_gemm"))),
 ]
 
 

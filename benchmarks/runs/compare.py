@@ -10,6 +10,7 @@ Derived figures come from the stored runs, so ``dropout-ports report`` re-render
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -173,6 +174,8 @@ def run_compare(
             total=len(todo), desc=f"runs ({executor.name})", unit="run", disable=not show_progress(progress)
         )
 
+        kept: list[dict] = []  # this command's runs, counted in a log
+
         def keeper(runs_at_once: int) -> Callable[[dict], None]:
             def keep(record: dict) -> None:
                 record.update(session=session, runs_at_once=runs_at_once)
@@ -180,6 +183,9 @@ def run_compare(
                 sort_runs(doc)
                 folder.save(doc)
                 bar.update()
+                if progress and bar.disable:  # a log, not a terminal: a line per run, not a bar
+                    kept.append(record)
+                    print(f"run {len(kept)} of {len(todo)}: {run_line(record)}", file=sys.stderr, flush=True)
 
             return keep
 
@@ -211,6 +217,19 @@ def run_compare(
                 if render is not None:
                     render(doc, out_dir)
     return doc
+
+
+def run_line(record: dict) -> str:
+    """A finished run in a few words, for a log."""
+    setting = f" at {record['setting']}" if record.get("setting") else ""
+    if is_failed(record):
+        outcome = f"failed: {record['error']}"
+    elif record["diverged"]:
+        outcome = "diverged"
+    else:
+        outcome = f"test accuracy {record['test_accuracy']:.4f}"
+    where = f"{record['backend']}/{record['variant']} seed {record['seed']}{setting}"
+    return f"{where}: {outcome} ({record.get('wall_s', 0.0):.0f} s)"
 
 
 def timed_rounds(

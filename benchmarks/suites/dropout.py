@@ -17,6 +17,7 @@ import numpy as np
 from dropout_ports.backends import get_backend
 from dropout_ports.benchmarks.results.tables import Column
 from dropout_ports.benchmarks.results.throughput import with_fastest_copy
+from dropout_ports.benchmarks.runs.machine import load_between, load_snapshot
 from dropout_ports.benchmarks.suites.script_args import table_script
 from dropout_ports.common.timing import interleaved_medians
 
@@ -49,7 +50,8 @@ def _ready(backend: ModuleType, op: Callable) -> Callable:
 
 
 def run(names: list[str], *, device: str = "cpu", quick: bool = False) -> list[dict]:
-    """One row per (implementation, p, size): ms, GB/s (a read and a write of the array), ratio."""
+    """One row per (implementation, p, size): ms, GB/s (a read and a write of the array), ratio,
+    and the machine's load around the contenders' rounds at that size."""
     sizes = QUICK_SIZES if quick else SIZES + (DEVICE_SIZES if device != "cpu" else [])
     rows = []
     for name in names:
@@ -59,7 +61,9 @@ def run(names: list[str], *, device: str = "cpu", quick: bool = False) -> list[d
             copy_label = next(iter(ops))
             for size in sizes if p == RATES[0] else sizes[-1:]:
                 x = backend.asarray(np.random.default_rng(1).random(size, dtype=np.float32), device=device)
+                before = load_snapshot()
                 timed = interleaved_medians({label: partial(op, x) for label, op in ops.items()})
+                load = load_between(before, load_snapshot())
                 for label, seconds in timed.items():
                     rows.append(
                         {
@@ -71,6 +75,7 @@ def run(names: list[str], *, device: str = "cpu", quick: bool = False) -> list[d
                             "ms": seconds * 1e3,
                             "gb_per_s": 2 * 4 * size / seconds / 1e9,
                             "ratio_to_copy": seconds / timed[copy_label],
+                            "load": load,
                         }
                     )
     return with_fastest_copy(rows)

@@ -1,94 +1,153 @@
-"""Training throughput: epochs of every backend x variant x loop style through ``fit``, against
-the yardsticks (the machine's best matmul and each framework's own at the MLP's shapes, measured
-first at the same matmul precision), with the host's time per step beside each.
+"""Training throughput: epochs of every backend x variant x loop style, each timed in interleaved
+rounds beside its framework's floor (its own matmuls of one training step at the MLP's shapes),
+with the host's time per step, the ratios between ports over the rounds, and where each epoch's
+time goes (``breakdown``).
 
-The first epoch (compilation, caches) is reported apart; the figure of record is the median of
-the epochs after it, computed by ``dropout_ports.benchmarks.results.throughput`` as for ``compare``.
-A port's loops are timed where it has them on the device: "step" (the host issues each step) and
-"device" (the device runs the epoch's steps: JAX's lax.scan, torch's CUDA graph, GPU only). The host
-cost per step is the host's time until the epoch's last step was issued, over the steps: on a CPU,
-where the host computes too, it is most of the step; on a GPU it is what the host adds.
+Each port runs in a process of its own that lives for the whole suite (``rounds.workers``); the
+ports take their rounds in turn, and within a round every epoch comes right after a floor burst
+(``contenders``), so floor and epoch, and port and port, see the same machine. The first epoch
+(compilation, caches) is reported apart; the figure of record is the median over the rounds,
+computed by ``dropout_ports.benchmarks.results.throughput`` as for ``compare``. A port's loops are
+timed where it has them on the device: "step" (the host issues each step) and "device" (the device
+runs the epoch's steps: JAX's lax.scan, torch's CUDA graph, GPU only). The host cost per step is
+the host's time until the epoch's last step was issued, over the steps. Every timed part records
+the machine's load before and after it.
 Run: python -m dropout_ports.benchmarks.suites.epochs [--quick] [--device cpu|gpu] [--out FILE.json]
 """
 
 from __future__ import annotations
 
-import math
+import os
+import statistics
 
-from dropout_ports.backends import get_backend
 from dropout_ports.benchmarks.results.store import write_json_atomic
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
-from dropout_ports.benchmarks.results.throughput import add_shares, steady, throughput
-from dropout_ports.benchmarks.runs.machine import combine_yardsticks, framework_yardsticks, in_fresh_process
+from dropout_ports.benchmarks.results.throughput import add_shares, distrusted, ratio_spread, throughput
+from dropout_ports.benchmarks.runs.machine import combine_yardsticks
+from dropout_ports.benchmarks.suites.breakdown import breakdown_rows
+from dropout_ports.benchmarks.suites.contenders import EPOCH, FLOOR, STAGES, prepare, runs_on, timed_round
+from dropout_ports.benchmarks.suites.rounds import in_turns, load_summary, workers
 from dropout_ports.benchmarks.suites.script_args import script_parser
 from dropout_ports.common.config import MATMUL_PRECISIONS, Config
-from dropout_ports.common.data import load_fashion_mnist, synthetic_dataset
-from dropout_ports.common.fit import fit
-from dropout_ports.common.flops import epoch_flops
+from dropout_ports.common.flops import epoch_flops, gemm_flops, gemm_shapes
+
+ROUNDS = 7  # a verdict of "every round agrees" between equals: 2 / 2^7 = 1.6% by chance
+QUICK_ROUNDS = 3
 
 
 def run(
     names: list[str], *, device: str = "cpu", quick: bool = False, matmul_precision: str = "highest"
 ) -> dict:
-    """Rows with epoch seconds, host µs per step, samples/s, GFLOP/s and its shares of the
-    yardsticks; each framework's yardsticks and epochs measured in a fresh process of its own. A
-    framework with no variant that trains at this precision on the device is left out."""
-    epochs = 2 if quick else 4  # the first epoch, then the timed ones
-    cfg = Config(epochs=epochs, matmul_precision=matmul_precision)
-    plans = {name: runs_on(name, cfg, device) for name in names}
-    parts = {
-        name: in_fresh_process(measure_framework, name, cfg, device, quick) for name in names if plans[name]
-    }
-    if not parts:
+    """Rows with epoch seconds, host µs per step, samples/s, GFLOP/s and its shares of the peak
+    and of the floor measured beside it; the ports' speed ratios over the rounds; each variant's
+    time breakdown; the machine's load. A framework with no variant that trains at this precision
+    on the device is left out."""
+    rounds = QUICK_ROUNDS if quick else ROUNDS
+    cfg = Config(epochs=rounds + 1, matmul_precision=matmul_precision)  # each trainer's epochs
+    names = [name for name in names if runs_on(name, cfg, device)]
+    if not names:
         raise ValueError(f"no port here trains at matmul precision {matmul_precision!r} on {device!r}")
-    sticks = combine_yardsticks({name: part["yardsticks"] for name, part in parts.items()}, cfg, quick)
-    rows = [row for part in parts.values() for row in part["rows"]]
+    plans: dict[str, dict] = {name: {"plan": []} for name in names}
+    records: dict[str, dict[str, list[dict]]] = {name: {} for name in names}
+    with workers(names) as pools:
+        for stage in STAGES:
+            for name in names:
+                prepared = pools[name].submit(prepare, name, stage, cfg, device, quick).result()
+                plans[name]["plan"] += prepared.pop("plan")
+                plans[name].update(prepared)
+            for name, timed in in_turns(pools, timed_round, rounds, stage).items():
+                for record in (record for round_ in timed for record in round_):
+                    records[name].setdefault(record["label"], []).append(record)
+    return training(cfg, plans, records, device, quick)
+
+
+def training(
+    cfg: Config, plans: dict[str, dict], records: dict[str, dict[str, list[dict]]], device: str, quick: bool
+) -> dict:
+    """The training entry of bench.json from the ports' plans and timed records."""
+    rows, breakdown, by_backend = [], [], {}
+    for name, plan in plans.items():
+        bursts = [record for label, rs in records[name].items() if label.endswith(FLOOR) for record in rs]
+        floors = floor_gflops(bursts, cfg)
+        by_backend[name] = {"square_gflops": plan["square_gflops"], "mlp_gflops": statistics.median(floors)}
+        rows += [
+            epoch_row(name, entry, records[name], cfg, plan)
+            for entry in plan["plan"]
+            if entry["kind"] == EPOCH
+        ]
+        scale = {"steps": plan["steps"], "batches": plan["examples"] / cfg.batch_size}
+        breakdown += breakdown_rows(name, plan["plan"], records[name], scale)
+    sticks = combine_yardsticks(by_backend, cfg, quick)
     peak = add_shares(rows, sticks)
-    flops = epoch_flops(cfg, next(iter(parts.values()))["examples"])
+    every = [record for by_label in records.values() for rs in by_label.values() for record in rs]
     return {
         "peak_gflops": peak,
         "yardsticks": sticks,
-        "epoch_gflop": flops / 1e9,
+        "epoch_gflop": epoch_flops(cfg, next(iter(plans.values()))["examples"]) / 1e9,
         "device": device,
         "config": cfg.to_dict(),
+        "rounds": len(next(iter(rows))["rounds"]["epoch_s"]),
         "rows": rows,
+        "speed": speed_rows(rows),
+        "breakdown": breakdown,
+        "load": load_summary(every, os.cpu_count() or 1),
     }
 
 
-def runs_on(name: str, cfg: Config, device: str) -> list[tuple[str, str]]:
-    """The (variant, loop) pairs of a framework that train cfg on device."""
-    trainer = get_backend(name).Trainer
-    pairs = []
-    for variant in trainer.VARIANTS:
-        for loop in trainer.LOOPS:
-            try:
-                trainer.check_support(cfg.replace(loop=loop), variant, device)
-            except ValueError:
-                continue
-            pairs.append((variant, loop))
-    return pairs
+def epoch_row(name: str, entry: dict, records: dict[str, list[dict]], cfg: Config, plan: dict) -> dict:
+    """One (variant, loop)'s figures over the rounds, its floor the bursts right before its epochs."""
+    epochs, floors = records[entry["key"]], records[f"{entry['key']} {FLOOR}"]
+    seconds = [record["seconds"] for record in epochs]
+    rates = floor_gflops(floors, cfg)
+    examples = plan["examples"]
+    return {
+        "backend": name,
+        "variant": entry["variant"],
+        "loop": entry["loop"],
+        **throughput(cfg, examples, [entry["first_epoch_s"], *seconds]),
+        "host_us_per_step": statistics.median(r["host_seconds"] for r in epochs) / plan["steps"] * 1e6,
+        "floor_gflops": statistics.median(rates),
+        "samples_per_s_range": (examples / max(seconds), examples / min(seconds)),
+        "rounds": {"epoch_s": seconds, "floor_gflops": rates},
+        "load": load_summary(epochs + floors, os.cpu_count() or 1),
+    }
 
 
-def measure_framework(name: str, cfg: Config, device: str, quick: bool) -> dict:
-    """One framework's yardsticks, then an epoch-timed fit of each of its variants in each loop."""
-    data = synthetic_dataset(4096, 256) if quick else load_fashion_mnist()
-    sticks = framework_yardsticks(name, cfg, device, quick)
-    steps = math.ceil(len(data.train_y) / cfg.batch_size)
-    backend = get_backend(name)
-    rows = []
-    for variant, loop in runs_on(name, cfg, device):
-        result = fit(backend, cfg.replace(loop=loop), data, variant=variant, device=device, progress=False)
-        seconds = [row["seconds"] for row in result.history]
-        host_seconds = steady([row["host_seconds"] for row in result.history])
-        row = {"backend": name, "variant": variant, "loop": loop}
-        row.update(throughput(cfg, len(data.train_y), seconds), host_us_per_step=host_seconds / steps * 1e6)
-        rows.append(row)
-    return {"yardsticks": sticks, "rows": rows, "examples": len(data.train_y)}
+def floor_gflops(bursts: list[dict], cfg: Config) -> list[float]:
+    """Each floor burst's rate: one training step's matmul FLOPs over its seconds a step."""
+    return [gemm_flops(gemm_shapes(cfg)) / burst["seconds"] / 1e9 for burst in bursts]
+
+
+def speed_rows(rows: list[dict]) -> list[dict]:
+    """Each loop style's epochs against the fastest in that loop, over the rounds (ratio_spread)."""
+    speed = []
+    for loop in dict.fromkeys(row["loop"] for row in rows):
+        rounds = {f"{r['backend']}/{r['variant']}": r["rounds"]["epoch_s"] for r in rows if r["loop"] == loop}
+        speed += [{"loop": loop, **row} for row in ratio_spread(rounds)]
+    return speed
+
+
+def flags(row: dict) -> str:
+    """What to distrust in a row: an epoch faster than its floor or the peak, a busy machine."""
+    said = []
+    if distrusted(row.get("of_own_gemm")):
+        said.append("floor slower than the epoch")
+    if distrusted(row.get("of_peak")):
+        said.append("faster than the peak")
+    if "load" not in row:
+        said.append("load: not measured in this run")
+    elif row["load"]["busy"]:
+        said.append(f"busy (load up to {row['load']['max_load1']:.1f} on {row['load']['cores']} cores)")
+    return "; ".join(said) or "-"
 
 
 def _host_cost(row: dict) -> str:
     return f"{row['host_us_per_step']:,.0f}" if "host_us_per_step" in row else "n/a"
+
+
+def _floor(row: dict) -> str:
+    return f"{row['floor_gflops']:.1f}" if "floor_gflops" in row else "not measured in this run"
 
 
 COLUMNS: list[Column] = [
@@ -97,7 +156,10 @@ COLUMNS: list[Column] = [
     ("loop", lambda r: r.get("loop", "n/a")),
     *THROUGHPUT_COLUMNS[:2],
     ("host µs/step", _host_cost),
-    *THROUGHPUT_COLUMNS[2:],
+    *THROUGHPUT_COLUMNS[2:4],
+    ("floor GFLOP/s (beside)", _floor),
+    *THROUGHPUT_COLUMNS[4:],
+    ("flags", flags),
 ]
 
 

@@ -1,0 +1,87 @@
+"""Timed parts in interleaved rounds: every part once per round in a fixed order, each bracketed by
+the machine's load, so that a noisy neighbour slows every contender alike (ratios stay honest) and
+is seen when it does. Ports take their rounds in turn, each in a process of its own that lives for
+the whole measurement: round 1 of every port, then round 2 of every port, and so on.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from dropout_ports.benchmarks.runs.machine import load_between, load_snapshot
+
+# One timed burst: returns its own figures (an epoch's host seconds, "repeats": how many times it
+# did its work, to divide the time by), or None.
+Part = Callable[[], dict | None]
+BURST_S = 0.1  # a short part (a step's matmuls) is repeated to about this long
+BUSY_OTHERS = 0.5  # cores other processes may hold, on average, before a measurement counts as busy
+
+
+def time_parts(parts: list[tuple[str, Part]]) -> list[dict]:
+    """One round: each part once, in order, with its wall seconds (per repeat), its own figures and
+    the load around it."""
+    records = []
+    for label, part in parts:
+        before = load_snapshot()
+        began = time.perf_counter()
+        figures = part() or {}
+        seconds = (time.perf_counter() - began) / figures.get("repeats", 1)
+        records.append(
+            {"label": label, **figures, "seconds": seconds, "load": load_between(before, load_snapshot())}
+        )
+    return records
+
+
+def burst(call: Callable[[], object]) -> Part:
+    """call as a part repeated to about BURST_S (calibrated once, after a warm-up call)."""
+    call()
+    began = time.perf_counter()
+    call()
+    repeats = max(1, math.ceil(BURST_S / max(time.perf_counter() - began, 1e-9)))
+
+    def part() -> dict:
+        for _ in range(repeats):
+            call()
+        return {"repeats": repeats}
+
+    return part
+
+
+@contextmanager
+def workers(names: list[str]) -> Iterator[dict[str, Executor]]:
+    """A spawned process per port for the whole measurement, holding no framework but its own."""
+    with ExitStack() as stack:
+        context = mp.get_context("spawn")
+        yield {name: stack.enter_context(ProcessPoolExecutor(1, mp_context=context)) for name in names}
+
+
+def in_turns(
+    pools: dict[str, Executor], step: Callable[..., Any], rounds: int, *args: Any
+) -> dict[str, list]:
+    """step(name, *args) in each port's own process, port after port, for the rounds: each port's
+    results in round order. A port's turn ends before the next port's begins."""
+    results: dict[str, list] = {name: [] for name in pools}
+    for _ in range(rounds):
+        for name, pool in pools.items():
+            results[name].append(pool.submit(step, name, *args).result())
+    return results
+
+
+def load_summary(records: list[dict], cores: int) -> dict:
+    """The highest load average around the records' parts, the cores other processes kept busy over
+    their time together (a mean weighted by each part's seconds, steadier than any short part's
+    count of ticks; None where not measured), and whether the machine was busy: the load above the
+    cores, or other processes holding more than BUSY_OTHERS cores."""
+    loads = [record["load"] for record in records]
+    counted = [load for load in loads if load["others_cores"] is not None]
+    wall = sum(load["wall_s"] for load in counted)
+    others = sum(load["others_cores"] * load["wall_s"] for load in counted) / wall if wall else None
+    highest = max(value for load in loads for value in load["load1"])
+    busy = highest > cores or (others is not None and others > BUSY_OTHERS)
+    return {"cores": cores, "max_load1": highest, "others_cores": others, "busy": busy}
