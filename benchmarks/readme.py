@@ -75,6 +75,7 @@ def compare_block() -> str:
     )
 
 
+ACCURACY_COLUMNS = ("backend", "variant", "seeds", "test acc (mean [95% CI])", "train loss")
 PLANNED = "compare-40"  # the comparison made with the seeds the main job's power analysis asks for
 
 
@@ -92,7 +93,10 @@ def planned_block() -> str:
     same = verdict(doc, statistics)["same_accuracy"]
     return "\n".join(
         [
-            f"`{command} --resume` ({_machine(doc['environment'])}), the kept 8 seeds extended:",
+            f"`{command} --resume` ({_machine(doc['environment'])}), the kept 8 seeds extended (runs two "
+            "at a time: accuracy only, no speed figure):",
+            "",
+            markdown_table(compare_rows(doc), [c for c in COMPARE_COLUMNS if c[0] in ACCURACY_COLUMNS]),
             "",
             *statistics_section(doc, compare_rows(doc), statistics),
             "",
