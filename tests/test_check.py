@@ -6,6 +6,9 @@ tests/test_check_faulty.py shows each check can fail."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+
 import pytest
 from conftest import BACKENDS, gpu_device
 
@@ -16,6 +19,17 @@ ELSEWHERE = ("contract", "inputs", "semantics", "masks")  # the groups the files
 # Two steps of lockstep (512 examples): enough for a weight, rate or lr off; tests/test_lockstep.py
 # runs a whole Fashion-MNIST epoch (slow).
 SMALL = Settings(data=synthetic_dataset(num_train=512, num_test=256))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def jax_x64_as_it_was() -> Iterator[None]:
+    """The float64 lockstep turns JAX's x64 mode on, process-wide (backends/jax/trainer.py): the
+    test files after this one find it as it was."""
+    jax = sys.modules.get("jax")
+    before = jax and jax.config.jax_enable_x64
+    yield
+    if jax is not None:
+        jax.config.update("jax_enable_x64", before)
 
 
 @parametrize_with_checks(

@@ -119,8 +119,12 @@ class Trainer(TrainerBase):
             if variant == "builtin":
                 self.model = builtin_net(cfg)
                 load_params(self.model, self.initial_params)
-                # Keras's own weight decay, on the kernels only (scratch, compiled: the chapter's penalty)
-                self.optimizer = keras().optimizers.SGD(cfg.lr, weight_decay=cfg.weight_decay or None)
+                # Keras's own weight decay, on the kernels only (scratch, compiled: the chapter's penalty).
+                # Given a Python float, Keras casts it through float32 (tf.cast(0.05, tf.float64) is
+                # 0.05000000074505806): as a tensor in the model's dtype a float64 run decays exactly. Its
+                # learning rate is a float32 variable: exact for the chapter's 0.5, not for every rate.
+                decay = tf.constant(cfg.weight_decay, self.dtype) if cfg.weight_decay else None
+                self.optimizer = keras().optimizers.SGD(cfg.lr, weight_decay=decay)
                 self.optimizer.exclude_from_weight_decay(var_names=["bias"])
                 self.optimizer.build(self.model.trainable_variables)
                 self.keras_step_fn = tf.function(self._keras_step, reduce_retracing=True)
