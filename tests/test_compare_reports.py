@@ -25,7 +25,8 @@ def test_a_subset_run_of_one_epoch_is_reported_as_what_ran(tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert "(1,024 of its 2,048 training examples (--train-subset))" in text
     assert "those of the only epoch, compilation and warm-up included" in text
-    assert "(the only epoch, compilation and warm-up included" in text and "median epoch after" not in text
+    assert "(rounds: the only epoch of each run, compilation and warm-up included" in text
+    assert "median epoch after" not in text
     assert json.loads((tmp_path / "results.json").read_text())["lockstep"]["steps"] == 4  # 1,024 / 256
     assert "run 3 of 3: numpy/scratch seed 2: test accuracy" in done.stderr  # stderr is a pipe: a log
 
