@@ -1,6 +1,6 @@
 """docs/differences.md's claims about NumPy, and the guide's own promises: each test is named beside
 the sentence it shows, so a framework upgrade that changes a behaviour says which sentence is false.
-The torch, JAX and Keras claims are in tests/test_differences_{torch,jax,keras}.py."""
+The torch, JAX and Keras claims are in tests/test_differences_{torch,jax,keras,tensorflow}.py."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ GUIDE = (ROOT / "docs" / "differences.md").read_text()
 
 def test_the_guide_names_the_versions_constraints_pins():
     """The guide says which versions its tests showed it on: the ones the set-up installs."""
-    pins = dict(re.findall(r"^(torch|jax|flax|keras)==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M))
-    assert len(pins) == 4
+    pinned = (ROOT / "constraints.txt").read_text()
+    pins = dict(re.findall(r"^(torch|jax|flax|keras|tensorflow-cpu)==(\S+)$", pinned, re.M))
+    assert len(pins) == 5
     for package, version in pins.items():
         assert f"{package} {version}" in GUIDE, package
 

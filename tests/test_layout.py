@@ -16,7 +16,7 @@ import tomllib
 ROOT = Path(__file__).parents[1]
 PACKAGE = "dropout_ports"
 FLOORS = ("common", "backends", "benchmarks")  # bottom to top
-PORTS = ("numpy", "torch", "jax")
+PORTS = ("numpy", "torch", "jax", "tensorflow")
 # Inside benchmarks/, bottom to top; a loose module (readme) sits on the top floor with the CLI.
 HARNESS = ("results", "runs", "report", "suites", "conformance", "studies", "cli")
 MAX_LINES = 300

@@ -99,17 +99,6 @@ def check_args(args: argparse.Namespace) -> None:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             raise ValueError(f"--{option} repeats {repeated}: each is run once (repeats are not replicates)")
-    if getattr(args, "variant", None) is not None:
-        backend = get_backend(args.backend)
-        if args.variant not in backend.VARIANTS:
-            raise ValueError(
-                f"unknown variant {args.variant!r} for {backend.NAME}; it has {backend.VARIANTS}"
-            )
-    if hasattr(args, "device"):
-        named = args.backends if hasattr(args, "backends") else [args.backend]
-        args.backends = backends_on(args.device, named)
-    if getattr(args, "variant", None) is not None:  # train: its one port must train these settings
-        get_backend(args.backend).Trainer.check_support(config_from(args), args.variant, args.device)
     if getattr(args, "inline", False):
         for option in ("threads", "run_timeout"):
             if getattr(args, option) is not None:
@@ -126,6 +115,18 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--timed-seeds times runs on this machine: use it with --jobs, not --ray")
     if hasattr(args, "margin") and not 0 < args.margin < 1:
         raise ValueError(f"--margin must be a fraction in (0, 1), got {args.margin}")
+    # the checks below load the ports (a framework import each): after the cheap ones
+    if getattr(args, "variant", None) is not None:
+        backend = get_backend(args.backend)
+        if args.variant not in backend.VARIANTS:
+            raise ValueError(
+                f"unknown variant {args.variant!r} for {backend.NAME}; it has {backend.VARIANTS}"
+            )
+    if hasattr(args, "device"):
+        named = args.backends if hasattr(args, "backends") else [args.backend]
+        args.backends = backends_on(args.device, named)
+    if getattr(args, "variant", None) is not None:  # train: its one port must train these settings
+        get_backend(args.backend).Trainer.check_support(config_from(args), args.variant, args.device)
     if getattr(args, "verdict", False):
         check_lockstep_support(args.backends, config_from(args), args.device)
 
