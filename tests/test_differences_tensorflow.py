@@ -98,3 +98,26 @@ def test_op_determinism_refuses_an_unseeded_random_op():
     assert "Random ops require a seed to be set when determinism is enabled" in done.stdout, done.stderr[
         -2000:
     ]
+
+
+def test_keras_dropout_is_off_unless_called_with_training_true():
+    """§3: no mode to forget, but an argument: a Keras layer called without training=True is the identity."""
+    x = tf.ones((64, 64))
+    layer = tf.keras.layers.Dropout(0.5, seed=1)
+    np.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+    assert (layer(x, training=True).numpy() == 0).any()
+
+
+def test_keras_dense_kernels_are_in_by_out_glorot_uniform_with_zero_biases():
+    """§4: a third default initialisation, std sqrt(2 / (fan_in + fan_out)) = 0.0442 for 784 -> 256."""
+    dense = tf.keras.layers.Dense(256)
+    dense.build((None, 784))
+    kernel, limit = dense.kernel.numpy(), np.sqrt(6 / (784 + 256))
+    assert kernel.shape == (784, 256) and not dense.bias.numpy().any()
+    assert np.abs(kernel).max() <= limit and abs(kernel.std() - limit / np.sqrt(3)) < 0.01 * limit
+
+
+def test_tensorflow_allows_tf32_matmuls_by_default():
+    """§10: TensorFlow's float32 matmuls may use TF32 where a GPU has it, unless switched off (the
+    switch is process-wide; the port sets it around its own work only)."""
+    assert tf.config.experimental.tensor_float_32_execution_enabled()
