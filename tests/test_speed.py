@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dropout_ports.benchmarks.results.throughput import ratio_spread
+from dropout_ports.benchmarks.results.throughput import load_summary, ratio_spread
 from dropout_ports.benchmarks.runs.machine import load_between, matmul_call, step_matmuls, step_operands
 from dropout_ports.benchmarks.suites import rounds
-from dropout_ports.benchmarks.suites.rounds import in_turns, load_summary, time_parts
+from dropout_ports.benchmarks.suites.rounds import in_turns, time_parts
 from dropout_ports.benchmarks.suites.targets import COLUMNS, QUICK_WORDS, target_rows
 from dropout_ports.common.config import Config
 from dropout_ports.common.flops import gemm_shapes
@@ -149,3 +149,27 @@ def test_a_floor_writes_into_outputs_allocated_once_or_compiles(takes_out):
     call()
     call()
     assert log == (["into", "into"] if takes_out else ["fresh", "fresh"])
+
+
+def test_a_run_alone_times_its_floor_after_each_epoch_and_compare_reports_it(synthetic):
+    """compare's floors beside the epochs: each epoch's row gains the port's floor, measured in the
+    run's process right after it, and the load over it; the report's row takes the median floor
+    of the steady epochs and its shares are against it."""
+    from dropout_ports.backends import numpy as nb
+    from dropout_ports.benchmarks.results.document import compare_rows
+    from dropout_ports.benchmarks.results.throughput import flags
+    from dropout_ports.benchmarks.runs.probes import with_floors
+    from dropout_ports.common.fit import fit
+
+    cfg = Config(num_hiddens=(32, 16), epochs=3)
+    history = fit(nb, cfg, synthetic, progress=False, probe=with_floors(nb, "cpu", None)).to_dict()["history"]
+    assert all(row["floor_gflops"] > 0 and row["load"]["wall_s"] > 0 for row in history)
+    run = {"backend": "numpy", "variant": "scratch", "seed": 0, "config": cfg.to_dict(), "history": history,
+           "diverged": False, "status": "ok", "test_accuracy": history[-1]["test_acc"],
+           "runs_at_once": 1}  # fmt: skip
+    doc = {"runs": [run], "settings": {"train_examples": len(synthetic.train_y)}, "environment": {"cores": 2},
+           "yardsticks": {"peak_gflops": 1e9, "by_backend": {"numpy": {"mlp_gflops": 1e-9}}}}  # fmt: skip
+    (row,) = compare_rows(doc)
+    assert row["floor_gflops"] == pytest.approx(np.median([r["floor_gflops"] for r in history[1:]]))
+    assert row["of_own_gemm"] == pytest.approx(row["gflops"] / row["floor_gflops"])  # not the yardstick's
+    assert "load: not measured" not in flags(row) and row["load"]["cores"] == 2

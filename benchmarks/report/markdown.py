@@ -22,6 +22,7 @@ from dropout_ports.benchmarks.results.document import compare_rows, failed_runs
 from dropout_ports.benchmarks.results.stats import CONFIDENCE
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
+from dropout_ports.benchmarks.results.throughput import FLOOR_COLUMN, flags
 from dropout_ports.benchmarks.results.verdict import verdict
 from dropout_ports.benchmarks.runs.machine import describe_threads
 
@@ -49,9 +50,13 @@ COMPARE_COLUMNS: list[Column] = [
     ("seeds", lambda r: str(r["seeds"])),
     (f"test acc (mean [{CONFIDENCE:.0%} CI])", _accuracy),
     ("train loss", _finished(lambda r: f"{np.mean(r['train_loss']):.4f}")),
-    *[(header, _finished(cell)) for header, cell in THROUGHPUT_COLUMNS],
+    *[
+        (header, _finished(cell))
+        for header, cell in [*THROUGHPUT_COLUMNS[:4], FLOOR_COLUMN, *THROUGHPUT_COLUMNS[4:]]
+    ],
     ("peak RSS MB", _finished(lambda r: _megabytes(r["peak_rss_mb"]))),
     ("GPU peak MB", _finished(lambda r: _megabytes(r["device_peak_mb"]))),
+    ("flags", _finished(flags)),
 ]
 
 
@@ -142,8 +147,11 @@ def compare_markdown(doc: dict) -> str:
             f"{settings['seeds']}; {settings['config']['epochs']} epochs.",
             f"Yardsticks (float32 GFLOP/s, measured in this run, before the runs): machine peak "
             f"{sticks['peak_gflops']:.0f} (the best {sticks.get('square', '')}^2 matmul of any framework); "
-            f"each framework's own matmuls at the MLP's shapes: {own or 'not measured'}. Shares as "
-            "measured: one over 100% (an epoch that beat its yardstick) is flagged, to distrust.",
+            f"each framework's own matmuls at the MLP's shapes: {own or 'not measured'}. A run that had "
+            "the machine alone also times that floor in its own process after each epoch, with the load "
+            'over the epoch (the floor column: its median over the steady epochs; "of own GEMM" is '
+            "against it where measured). Shares as measured: one over 100% (an epoch that beat its "
+            "floor) is flagged, to distrust, as is a busy machine.",
             describe_runs(doc.get("executor")),
             *filter(None, [time_spent(doc)]),
             "",

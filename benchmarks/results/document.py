@@ -9,7 +9,12 @@ import math
 import numpy as np
 
 from dropout_ports.backends import VARIANT_NAMES
-from dropout_ports.benchmarks.results.throughput import add_shares, throughput, with_fastest_copy
+from dropout_ports.benchmarks.results.throughput import (
+    add_shares,
+    load_summary,
+    throughput,
+    with_fastest_copy,
+)
 from dropout_ports.common.config import PORT_LOOP, Config
 
 SCHEMA_VERSION = 3  # 2: yardsticks per framework, diverged runs, strict JSON; 3: executors, failed runs
@@ -130,8 +135,10 @@ def compare_rows(doc: dict) -> list[dict]:
             "train_loss": [run["history"][-1]["train_loss"] for run in done],
         }
         if done:
-            figures = [run_throughput(run, doc) for run in timed_runs(done, doc)]
+            timed = timed_runs(done, doc)
+            figures = [run_throughput(run, doc) for run in timed]
             row.update({key: float(np.mean([f[key] for f in figures])) for key in figures[0]})
+            row.update(floors_beside(timed, (doc.get("environment") or {}).get("cores") or 1))
             rates = [f["samples_per_s"] for f in figures]
             row["samples_per_s_range"] = (min(rates), max(rates))
             row["peak_rss_mb"] = max(run.get("peak_rss_bytes", 0) for run in done) / 2**20
@@ -140,6 +147,16 @@ def compare_rows(doc: dict) -> list[dict]:
         rows.append(row)
     add_shares(rows, doc["yardsticks"])
     return rows
+
+
+def floors_beside(runs: list[dict], cores: int) -> dict:
+    """The floor measured after each steady epoch of the runs (the median) and the load over their
+    epochs, where the runs measured them (RunSpec.floors); nothing for older runs."""
+    epochs = [row for run in runs for row in run["history"] if "floor_gflops" in row]
+    if not epochs:
+        return {}
+    steady = [row["floor_gflops"] for row in epochs if row["epoch"] > 1] or [epochs[0]["floor_gflops"]]
+    return {"floor_gflops": float(np.median(steady)), "load": load_summary(epochs, cores)}
 
 
 def run_throughput(run: dict, doc: dict) -> dict:

@@ -18,6 +18,8 @@ from dropout_ports.benchmarks.results.tables import Column
 from dropout_ports.common.config import Config
 from dropout_ports.common.flops import epoch_flops
 
+BUSY_OTHERS = 0.5  # cores other processes may hold, on average, before a measurement counts as busy
+
 
 def steady(values: Sequence[float]) -> float:
     """The median of per-epoch figures after the first (compilation, warm-up); of all, with one epoch."""
@@ -120,3 +122,39 @@ def with_fastest_copy(rows: list[dict]) -> list[dict]:
             key = (row["p"], row["size"])
             fastest[key] = min(fastest.get(key, row["ms"]), row["ms"])
     return [{**row, "ratio_to_fastest_copy": row["ms"] / fastest[row["p"], row["size"]]} for row in rows]
+
+
+def load_summary(records: list[dict], cores: int) -> dict:
+    """The highest load average around the records' parts, the cores other processes kept busy over
+    their time together (a mean weighted by each part's seconds, steadier than any short part's
+    count of ticks; None where not measured), and whether the machine was busy: the load above the
+    cores, or other processes holding more than BUSY_OTHERS cores."""
+    loads = [record["load"] for record in records]
+    counted = [load for load in loads if load["others_cores"] is not None]
+    wall = sum(load["wall_s"] for load in counted)
+    others = sum(load["others_cores"] * load["wall_s"] for load in counted) / wall if wall else None
+    highest = max(value for load in loads for value in load["load1"])
+    busy = highest > cores or (others is not None and others > BUSY_OTHERS)
+    return {"cores": cores, "max_load1": highest, "others_cores": others, "busy": busy}
+
+
+def flags(row: dict) -> str:
+    """What to distrust in a row: an epoch faster than its floor or the peak, a busy machine."""
+    said = []
+    if distrusted(row.get("of_own_gemm")):
+        said.append("floor slower than the epoch")
+    if distrusted(row.get("of_peak")):
+        said.append("faster than the peak")
+    if "load" not in row:
+        said.append("load: not measured in this run")
+    elif row["load"]["busy"]:
+        said.append(f"busy (load up to {row['load']['max_load1']:.1f} on {row['load']['cores']} cores)")
+    return "; ".join(said) or "-"
+
+
+def floor_text(row: dict) -> str:
+    return f"{row['floor_gflops']:.1f}" if "floor_gflops" in row else "not measured in this run"
+
+
+FLOOR_COLUMN: Column = ("floor GFLOP/s (beside)", floor_text)
+FLAGS_COLUMN: Column = ("flags", flags)

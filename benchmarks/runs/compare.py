@@ -13,6 +13,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -201,7 +202,9 @@ def run_compare(
             doc["before_runs_s"] = doc.get("before_runs_s", 0.0) + time.perf_counter() - started
             folder.save(doc)
             for runner, specs in rounds:
-                runner.run(specs, keeper(describe_executor(runner)["jobs"]))
+                jobs = describe_executor(runner)["jobs"]
+                alone = jobs == 1 and study is None  # the runs compare's speed figures come from
+                runner.run([replace(spec, floors=alone) for spec in specs], keeper(jobs))
             doc["status"] = "complete"
         except KeyboardInterrupt:
             doc["status"] = "interrupted"

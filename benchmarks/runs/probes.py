@@ -7,10 +7,15 @@ through its public API, so they are the same for every port.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
+from dropout_ports.benchmarks.runs.machine import gflops_of, load_between, load_snapshot, step_matmuls
 from dropout_ports.common.calibration import reliability, summarize
 from dropout_ports.common.data import Dataset
+from dropout_ports.common.fit import Probe
+from dropout_ports.common.flops import gemm_flops, gemm_shapes
 from dropout_ports.common.trainer import TrainerBase
 
 PROBE_EXAMPLES = 10_000  # training examples evaluated by a probe: enough for 3 digits
@@ -57,3 +62,20 @@ PROBES = {
     "activation-variance": activation_variance,
     "mc-dropout": mc_dropout,
 }
+
+
+def with_floors(backend: ModuleType, device: str, probe: Probe | None) -> Probe:
+    """probe, and after each epoch the port's floor (its own matmuls of one training step at the
+    MLP's shapes) timed in the run's process, right after that epoch, with the machine's load over
+    the epoch (from the previous floor's end, or from now for the first): the floor and the epoch
+    see the same machine, as bench's rounds do."""
+    since = [load_snapshot()]
+
+    def measured(trainer: TrainerBase, data: Dataset, epoch: int) -> dict:
+        load = load_between(since[0], load_snapshot())
+        call = step_matmuls(backend, trainer.cfg, device)
+        floor = gflops_of(call, gemm_flops(gemm_shapes(trainer.cfg)), quick=True)
+        since[0] = load_snapshot()
+        return {"floor_gflops": floor, "load": load, **(probe(trainer, data, epoch) if probe else {})}
+
+    return measured

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dropout_ports.backends import get_backend
 from dropout_ports.benchmarks.results.document import RunKey
-from dropout_ports.benchmarks.runs.probes import PROBES
+from dropout_ports.benchmarks.runs.probes import PROBES, with_floors
 from dropout_ports.common.config import Config
 from dropout_ports.common.data import Dataset, first_examples, load_fashion_mnist, synthetic_dataset
 from dropout_ports.common.fit import fit
@@ -48,6 +48,7 @@ class RunSpec:
     config: Config  # its seed is the run's
     setting: str = ""  # which of a study's settings (its config holds them); "" in compare
     probe: str = ""  # a name in dropout_ports.benchmarks.runs.probes: what a study measures after each epoch
+    floors: bool = False  # time the port's floor after each epoch (runs that have the machine alone)
 
     @property
     def key(self) -> RunKey:
@@ -57,8 +58,11 @@ class RunSpec:
 def train(spec: RunSpec, data: Dataset, *, progress: bool = False, on_epoch: OnRecord | None = None) -> dict:
     """fit's record of the run, in this process (a replica's, where a launcher started several)."""
     backend = get_backend(spec.backend)
+    probe = PROBES[spec.probe]
+    if spec.floors:
+        probe = with_floors(backend, spec.device, probe)
     result = fit(backend, spec.config, data, variant=spec.variant, device=spec.device,
-                 progress=progress, on_epoch=on_epoch, probe=PROBES[spec.probe])  # fmt: skip
+                 progress=progress, on_epoch=on_epoch, probe=probe)  # fmt: skip
     return {**result.to_dict(), "device_peak_bytes": backend.peak_device_memory(spec.device),
             "peak_rss_bytes": peak_rss()}  # fmt: skip
 

@@ -23,11 +23,18 @@ import statistics
 from dropout_ports.benchmarks.results.store import write_json_atomic
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
-from dropout_ports.benchmarks.results.throughput import add_shares, distrusted, ratio_spread, throughput
+from dropout_ports.benchmarks.results.throughput import (
+    FLAGS_COLUMN,
+    FLOOR_COLUMN,
+    add_shares,
+    load_summary,
+    ratio_spread,
+    throughput,
+)
 from dropout_ports.benchmarks.runs.machine import combine_yardsticks
 from dropout_ports.benchmarks.suites.breakdown import breakdown_rows
 from dropout_ports.benchmarks.suites.contenders import EPOCH, FLOOR, STAGES, prepare, runs_on, timed_round
-from dropout_ports.benchmarks.suites.rounds import in_turns, load_summary, workers
+from dropout_ports.benchmarks.suites.rounds import in_turns, workers
 from dropout_ports.benchmarks.suites.script_args import script_parser
 from dropout_ports.common.config import MATMUL_PRECISIONS, Config
 from dropout_ports.common.flops import epoch_flops, gemm_flops, gemm_shapes
@@ -128,26 +135,8 @@ def speed_rows(rows: list[dict]) -> list[dict]:
     return speed
 
 
-def flags(row: dict) -> str:
-    """What to distrust in a row: an epoch faster than its floor or the peak, a busy machine."""
-    said = []
-    if distrusted(row.get("of_own_gemm")):
-        said.append("floor slower than the epoch")
-    if distrusted(row.get("of_peak")):
-        said.append("faster than the peak")
-    if "load" not in row:
-        said.append("load: not measured in this run")
-    elif row["load"]["busy"]:
-        said.append(f"busy (load up to {row['load']['max_load1']:.1f} on {row['load']['cores']} cores)")
-    return "; ".join(said) or "-"
-
-
 def _host_cost(row: dict) -> str:
     return f"{row['host_us_per_step']:,.0f}" if "host_us_per_step" in row else "n/a"
-
-
-def _floor(row: dict) -> str:
-    return f"{row['floor_gflops']:.1f}" if "floor_gflops" in row else "not measured in this run"
 
 
 COLUMNS: list[Column] = [
@@ -157,9 +146,9 @@ COLUMNS: list[Column] = [
     *THROUGHPUT_COLUMNS[:2],
     ("host µs/step", _host_cost),
     *THROUGHPUT_COLUMNS[2:4],
-    ("floor GFLOP/s (beside)", _floor),
+    FLOOR_COLUMN,
     *THROUGHPUT_COLUMNS[4:],
-    ("flags", flags),
+    FLAGS_COLUMN,
 ]
 
 

@@ -20,7 +20,6 @@ from dropout_ports.benchmarks.runs.machine import load_between, load_snapshot
 # did its work, to divide the time by), or None.
 Part = Callable[[], dict | None]
 BURST_S = 0.1  # a short part (a step's matmuls) is repeated to about this long
-BUSY_OTHERS = 0.5  # cores other processes may hold, on average, before a measurement counts as busy
 
 
 def time_parts(parts: list[tuple[str, Part]]) -> list[dict]:
@@ -71,17 +70,3 @@ def in_turns(
         for name, pool in pools.items():
             results[name].append(pool.submit(step, name, *args).result())
     return results
-
-
-def load_summary(records: list[dict], cores: int) -> dict:
-    """The highest load average around the records' parts, the cores other processes kept busy over
-    their time together (a mean weighted by each part's seconds, steadier than any short part's
-    count of ticks; None where not measured), and whether the machine was busy: the load above the
-    cores, or other processes holding more than BUSY_OTHERS cores."""
-    loads = [record["load"] for record in records]
-    counted = [load for load in loads if load["others_cores"] is not None]
-    wall = sum(load["wall_s"] for load in counted)
-    others = sum(load["others_cores"] * load["wall_s"] for load in counted) / wall if wall else None
-    highest = max(value for load in loads for value in load["load1"])
-    busy = highest > cores or (others is not None and others > BUSY_OTHERS)
-    return {"cores": cores, "max_load1": highest, "others_cores": others, "busy": busy}

@@ -5,10 +5,15 @@ A document from before bench measured one of them says so: "not measured in this
 from __future__ import annotations
 
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
-from dropout_ports.benchmarks.results.throughput import distrusted, spread_text, with_shares
+from dropout_ports.benchmarks.results.throughput import (
+    BUSY_OTHERS,
+    distrusted,
+    load_summary,
+    spread_text,
+    with_shares,
+)
 from dropout_ports.benchmarks.suites import breakdown
 from dropout_ports.benchmarks.suites.contenders import TINY_WIDTH
-from dropout_ports.benchmarks.suites.rounds import BUSY_OTHERS, load_summary
 
 BREAKDOWN_FIGURE = "bench-breakdown.png"
 NOT_MEASURED = "not measured in this run"
