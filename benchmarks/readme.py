@@ -93,8 +93,9 @@ def planned_block() -> str:
     same = verdict(doc, statistics)["same_accuracy"]
     return "\n".join(
         [
-            f"`{command} --resume` ({_machine(doc['environment'])}), the kept 8 seeds extended (runs two "
-            "at a time: accuracy only, no speed figure):",
+            f"`{command} --resume` ({_machine(doc['environment'])}; ports "
+            f"{', '.join(doc['settings']['backends'])}), a kept 8-seed main job of those ports extended "
+            "(runs two at a time: accuracy only, no speed figure):",
             "",
             markdown_table(compare_rows(doc), [c for c in COMPARE_COLUMNS if c[0] in ACCURACY_COLUMNS]),
             "",
