@@ -127,15 +127,29 @@ def with_fastest_copy(rows: list[dict]) -> list[dict]:
 def load_summary(records: list[dict], cores: int) -> dict:
     """The highest load average around the records' parts, the cores other processes kept busy over
     their time together (a mean weighted by each part's seconds, steadier than any short part's
-    count of ticks; None where not measured), and whether the machine was busy: the load above the
-    cores, or other processes holding more than BUSY_OTHERS cores."""
+    count of ticks; None where not measured), and whether the machine was busy (is_busy)."""
     loads = [record["load"] for record in records]
     counted = [load for load in loads if load["others_cores"] is not None]
     wall = sum(load["wall_s"] for load in counted)
     others = sum(load["others_cores"] * load["wall_s"] for load in counted) / wall if wall else None
     highest = max(value for load in loads for value in load["load1"])
-    busy = highest > cores or (others is not None and others > BUSY_OTHERS)
-    return {"cores": cores, "max_load1": highest, "others_cores": others, "busy": busy}
+    summary = {"cores": cores, "max_load1": highest, "others_cores": others}
+    return {**summary, "busy": is_busy(summary)}
+
+
+def is_busy(summary: dict) -> bool:
+    """Whether other processes held more than BUSY_OTHERS cores on average. Where their CPU was not
+    measured (no /proc/stat), whether the load average rose above the cores: a weaker sign, since
+    the load average counts the run's own threads too (a 2-thread epoch on 2 cores reads 2.5)."""
+    others = summary["others_cores"]
+    return others > BUSY_OTHERS if others is not None else summary["max_load1"] > summary["cores"]
+
+
+def busy_words(summary: dict) -> str:
+    others = summary["others_cores"]
+    if others is not None:
+        return f"busy (other processes held {others:.2f} cores on average)"
+    return f"busy (load up to {summary['max_load1']:.1f} on {summary['cores']} cores)"
 
 
 def flags(row: dict) -> str:
@@ -147,8 +161,8 @@ def flags(row: dict) -> str:
         said.append("faster than the peak")
     if "load" not in row:
         said.append("load: not measured in this run")
-    elif row["load"]["busy"]:
-        said.append(f"busy (load up to {row['load']['max_load1']:.1f} on {row['load']['cores']} cores)")
+    elif is_busy(row["load"]):
+        said.append(busy_words(row["load"]))
     return "; ".join(said) or "-"
 
 

@@ -8,6 +8,7 @@ from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import (
     BUSY_OTHERS,
     distrusted,
+    is_busy,
     load_summary,
     spread_text,
     with_shares,
@@ -90,7 +91,7 @@ def load_words(summary: dict) -> str:
     text = f"load average up to {summary['max_load1']:.1f} on {summary['cores']} cores"
     if others is not None:
         text += f"; other processes kept {others:.2f} cores busy on average"
-    return text + (": BUSY, distrust these timings" if summary["busy"] else "")
+    return text + (": BUSY, distrust these timings" if is_busy(summary) else "")
 
 
 def load_section(doc: dict) -> list[str]:
@@ -110,8 +111,9 @@ def load_section(doc: dict) -> list[str]:
         *lines,
         "",
         "Load average: the kernel's 1-minute figure (this run's own threads count in it); other "
-        f"processes' CPU: /proc/stat less this process's own. Busy: the load above the cores, or other "
-        f"processes holding more than {BUSY_OTHERS} of a core on average.",
+        f"processes' CPU: /proc/stat less this process's own. Busy: other processes holding more than "
+        f"{BUSY_OTHERS} of a core on average (where /proc/stat cannot be read, the load average above "
+        "the cores, which this run's own threads can reach alone).",
         "",
     ]
 
