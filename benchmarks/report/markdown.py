@@ -22,7 +22,7 @@ from dropout_ports.benchmarks.results.document import compare_rows, failed_runs
 from dropout_ports.benchmarks.results.stats import CONFIDENCE
 from dropout_ports.benchmarks.results.tables import Column, markdown_table
 from dropout_ports.benchmarks.results.throughput import COLUMNS as THROUGHPUT_COLUMNS
-from dropout_ports.benchmarks.results.throughput import FLOOR_COLUMN, flags
+from dropout_ports.benchmarks.results.throughput import FLAGS_COLUMN, FLOOR_COLUMN
 from dropout_ports.benchmarks.results.verdict import verdict
 from dropout_ports.benchmarks.runs.machine import describe_threads
 
@@ -52,11 +52,15 @@ COMPARE_COLUMNS: list[Column] = [
     ("train loss", _finished(lambda r: f"{np.mean(r['train_loss']):.4f}")),
     *[
         (header, _finished(cell))
-        for header, cell in [*THROUGHPUT_COLUMNS[:4], FLOOR_COLUMN, *THROUGHPUT_COLUMNS[4:]]
+        for header, cell in [
+            *THROUGHPUT_COLUMNS[:4],
+            FLOOR_COLUMN,
+            *THROUGHPUT_COLUMNS[4:],
+            ("peak RSS MB", lambda r: _megabytes(r["peak_rss_mb"])),
+            ("GPU peak MB", lambda r: _megabytes(r["device_peak_mb"])),
+            FLAGS_COLUMN,
+        ]
     ],
-    ("peak RSS MB", _finished(lambda r: _megabytes(r["peak_rss_mb"]))),
-    ("GPU peak MB", _finished(lambda r: _megabytes(r["device_peak_mb"]))),
-    ("flags", _finished(flags)),
 ]
 
 

@@ -7,6 +7,7 @@ through its public API, so they are the same for every port.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -70,11 +71,13 @@ def with_floors(backend: ModuleType, device: str, probe: Probe | None) -> Probe:
     the epoch (from the previous floor's end, or from now for the first): the floor and the epoch
     see the same machine, as bench's rounds do."""
     since = [load_snapshot()]
+    floor_call: list[Callable] = []  # built at the first epoch, once the run's config is known
 
     def measured(trainer: TrainerBase, data: Dataset, epoch: int) -> dict:
         load = load_between(since[0], load_snapshot())
-        call = step_matmuls(backend, trainer.cfg, device)
-        floor = gflops_of(call, gemm_flops(gemm_shapes(trainer.cfg)), quick=True)
+        if not floor_call:
+            floor_call.append(step_matmuls(backend, trainer.cfg, device))
+        floor = gflops_of(floor_call[0], gemm_flops(gemm_shapes(trainer.cfg)), quick=True)
         since[0] = load_snapshot()
         return {"floor_gflops": floor, "load": load, **(probe(trainer, data, epoch) if probe else {})}
 
