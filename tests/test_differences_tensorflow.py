@@ -95,9 +95,36 @@ def test_op_determinism_refuses_an_unseeded_random_op():
         "except RuntimeError as error:\n    print(error)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert "Random ops require a seed to be set when determinism is enabled" in done.stdout, done.stderr[
-        -2000:
-    ]
+    tail = done.stderr[-2000:]
+    assert "Random ops require a seed to be set when determinism is enabled" in done.stdout, tail
+
+
+MIRRORED_DRAWS = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+reduction = tf.distribute.ReductionToOneDevice()
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"], cross_device_ops=reduction)
+def per_replica(draw):
+    return [t.numpy() for t in strategy.experimental_local_results(strategy.run(tf.function(draw)))]
+with strategy.scope():
+    scoped = tf.random.Generator.from_seed(7)
+a, b = per_replica(lambda: scoped.uniform_full_int((4096,), tf.uint32))
+print("generator", np.mean(a == b))
+a, b = per_replica(lambda: tf.nn.dropout(tf.ones((64, 64)), 0.5, seed=1))
+print("op-seed", np.mean((a != 0) == (b != 0)))
+"""
+
+
+def test_under_mirrored_strategy_a_scoped_generator_differs_by_replica_an_op_seed_repeats():
+    """§11: on two replicas of a MirroredStrategy, a Generator made in the strategy's scope gives
+    each replica its own stream, while tf.nn.dropout with an op seed draws the same mask on both
+    (a process of its own: logical devices are fixed at TensorFlow's first operation)."""
+    done = subprocess.run([sys.executable, "-c", MIRRORED_DRAWS], capture_output=True, text=True, timeout=300)
+    found = dict(line.split() for line in done.stdout.splitlines())
+    assert set(found) == {"generator", "op-seed"}, done.stderr[-2000:]
+    assert float(found["generator"]) < 0.01  # 32-bit words: two streams coincide on about 2^-32
+    assert float(found["op-seed"]) == 1.0
 
 
 def test_keras_dropout_is_off_unless_called_with_training_true():
@@ -121,3 +148,23 @@ def test_tensorflow_allows_tf32_matmuls_by_default():
     """§10: TensorFlow's float32 matmuls may use TF32 where a GPU has it, unless switched off (the
     switch is process-wide; the port sets it around its own work only)."""
     assert tf.config.experimental.tensor_float_32_execution_enabled()
+
+
+def test_a_tf_function_reads_the_first_mirrored_variables_it_was_handed():
+    """§11: a tf.function traced with one set of MirroredVariables, handed another of the same
+    shapes, reads the first set (the trace captured it); plain variables are arguments as usual.
+    The port's data-parallel evaluation hands its shared forward pass the values instead."""
+    forward = tf.function(lambda params, x: x @ params["W"], reduce_retracing=True)
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0"], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    x = tf.ones((1, 2))
+    with strategy.scope():
+        first = {"W": tf.Variable(tf.fill((2, 2), 3.0))}
+    assert forward(first, x).numpy().tolist() == [[6.0, 6.0]]
+    assert forward({"W": tf.Variable(tf.fill((2, 2), 11.0))}, x).numpy().tolist() == [[22.0, 22.0]]
+    with strategy.scope():
+        second = {"W": tf.Variable(tf.fill((2, 2), 13.0))}
+    assert forward(second, x).numpy().tolist() == [[6.0, 6.0]]  # the first set's value, not 26
+    values = {name: v.read_value() for name, v in second.items()}
+    assert forward(values, x).numpy().tolist() == [[26.0, 26.0]]

@@ -1,6 +1,6 @@
 """Data parallelism in one process: the shard rule, the masks keyed by example (the same bits in
-every port), the seedings' mask agreement, and an N-replica run equal to the 1-replica run (NumPy
-and JAX at 1, 2 and 4 replicas; torch at 1, its processes in test_replica_processes.py)."""
+every port), the seedings' mask agreement, and an N-replica run equal to the 1-replica run (NumPy,
+JAX and TensorFlow at 1, 2 and 4 replicas; torch at 1, its processes in test_replica_processes.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dropout_ports.common.replicas import ReplicaMasks, shard_slices
 # 198 rows, which four replicas split 50/50/49/49
 SMALL = Config(num_hiddens=(64, 64), dtype="float64", epochs=2, init_std=0.1)  # off the plateau at once
 EXAMPLES = 7 * 256 + 198
-PARALLEL = [name for name in BACKENDS if hasattr(get_backend(name), "DataParallelTrainer")]  # not TF yet
+PARALLEL = [name for name in BACKENDS if hasattr(get_backend(name), "DataParallelTrainer")]
 IN_PROCESS = [name for name in PARALLEL if not get_backend(name).DataParallelTrainer.PROCESS_PER_REPLICA]
 
 
@@ -133,8 +133,8 @@ def test_agreement_compares_replicas_at_the_same_local_position():
 def test_one_replica_of_rank_or_same_is_the_chapters_run(name, variant, synthetic):
     """The data-parallel path with one replica draws from the port's own stream as it does today."""
     backend = get_backend(name)
-    if variant not in backend.VARIANTS:
-        pytest.skip(f"{name} has no {variant}")
+    if variant not in backend.Trainer.REPLICA_SEEDINGS:
+        pytest.skip(f"{name}'s {variant} has no data-parallel path")
     cfg = Config(num_hiddens=(32, 16), batch_size=64, epochs=2, dtype="float64")
     chapter = fit(backend, cfg, synthetic, variant=variant, progress=False).history
     for seeding in ("rank", "same"):
@@ -182,8 +182,8 @@ def expected_agreement(cfg: Config) -> float:
 @pytest.mark.parametrize("replicas", [2, 4])
 @pytest.mark.parametrize("variant", ["scratch", "builtin"])
 def test_mask_agreement_is_one_for_one_seed_and_p2_plus_q2_otherwise(name, replicas, variant, small):
-    if variant not in get_backend(name).VARIANTS:
-        pytest.skip(f"{name} has no {variant}")
+    if variant not in get_backend(name).Trainer.REPLICA_SEEDINGS:
+        pytest.skip(f"{name}'s {variant} has no data-parallel path")
     cfg = SMALL.replace(replicas=replicas, epochs=1)
     full = first_examples(small, 7 * 256)  # equal shards: one seed for all draws the same local masks
     same = train_replicas(name, cfg.replace(replica_seeding="same"), variant, full)

@@ -178,10 +178,13 @@ def test_tensor_float_32_is_set_only_around_the_trainers_work(synthetic):
     assert seen == [False] and tf.config.experimental.tensor_float_32_execution_enabled() == before
 
 
-def test_no_data_parallel_path_yet_is_said():
+def test_keras_dropout_has_no_data_parallel_path_and_too_few_devices_say_how_to_get_them():
     cfg = SMALL.replace(replicas=2)
     with pytest.raises(ValueError, match="no data-parallel path"):
-        make_trainer(tb, cfg, init_params(cfg))
+        make_trainer(tb, cfg, init_params(cfg), variant="builtin")
+    many = SMALL.replace(replicas=64)  # more than the test session's logical CPUs (conftest)
+    with pytest.raises(ValueError, match=r"64 replicas need 64 CPU devices.*prepare_host_devices\(64\)"):
+        make_trainer(tb, many, init_params(many))
 
 
 def test_gpu_without_gpu_is_a_clear_error():

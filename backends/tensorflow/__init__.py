@@ -7,9 +7,9 @@ stateless seeds); "builtin" is the chapter's concise Keras ``Sequential`` with
 seed (models.keras_seed); "compiled" is the scratch step under XLA (``jit_compile=True``), handed
 masks drawn outside XLA from the same generator in the same order, so it is the scratch run.
 
-No DataParallelTrainer yet: replicas over ``tf.distribute`` (MirroredStrategy on logical CPU
-devices) would take masks by example as the other ports do, but are not written; a data-parallel
-config is refused with the reason (Trainer.REPLICA_SEEDINGS is empty).
+DataParallelTrainer (parallel.py): replicas over ``tf.distribute.MirroredStrategy`` on logical
+CPU devices (or GPUs), the scratch variant's masks by example as in the other ports, or from a
+Generator per replica.
 """
 
 from dropout_ports.backends.tensorflow.masks import keep_mask
@@ -38,6 +38,7 @@ from dropout_ports.backends.tensorflow.ops import (
     to_numpy,
     versions,
 )
+from dropout_ports.backends.tensorflow.parallel import DataParallelTrainer
 from dropout_ports.backends.tensorflow.trainer import Trainer
 
 PEERS: dict = {}  # Keras 3 on TensorFlow is bench --peers' peer here (KERAS_BACKEND)
@@ -50,6 +51,7 @@ __all__ = [
     "PEERS",
     "PRNG_IMPLS",
     "VARIANTS",
+    "DataParallelTrainer",
     "ScratchNet",
     "Trainer",
     "asarray",

@@ -108,7 +108,7 @@ class Trainer(TrainerBase):
     TRAIN_DTYPES = ("float32", "float64", "bfloat16")
     LOOPS = ("step", "device")
     MATMUL_PRECISIONS = MATMUL_PRECISIONS
-    REPLICA_SEEDINGS: ClassVar = {}  # no data-parallel path yet (backends/tensorflow/__init__.py)
+    REPLICA_SEEDINGS: ClassVar = {"scratch": ("example", "rank", "same")}  # DataParallelTrainer, parallel.py
 
     def __init__(self, cfg: Config, params: Params, *, variant: str = "scratch", device: str = "cpu"):
         super().__init__(cfg, params, variant=variant, device=device)
@@ -235,8 +235,13 @@ class Trainer(TrainerBase):
         if self.variant == "builtin":
             with self._evaluation_noise() if noisy else contextlib.nullcontext():
                 return keras_layers(self.model, x, noisy)
-        masks = self.settings.net.draw_masks(self.eval_rng, self.params, tf.shape(x)[0]) if noisy else None
-        return forward_pass(self.settings, self.params, x, masks)
+        params = self.evaluated_params()
+        masks = self.settings.net.draw_masks(self.eval_rng, params, tf.shape(x)[0]) if noisy else None
+        return forward_pass(self.settings, params, x, masks)
+
+    def evaluated_params(self) -> Params:
+        """What evaluation's shared forward pass reads: the variables themselves."""
+        return self.params
 
     @contextlib.contextmanager
     def _evaluation_noise(self) -> Iterator[None]:
