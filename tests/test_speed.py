@@ -5,6 +5,10 @@ judged on the figure shown and not at all at --quick sizes, floors computed as t
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+import time
 from concurrent.futures import Executor, Future
 from types import SimpleNamespace
 
@@ -12,7 +16,14 @@ import numpy as np
 import pytest
 
 from dropout_ports.benchmarks.results.throughput import load_summary, ratio_spread
-from dropout_ports.benchmarks.runs.machine import load_between, matmul_call, step_matmuls, step_operands
+from dropout_ports.benchmarks.runs.machine import (
+    descendants_cpu_s,
+    load_between,
+    load_snapshot,
+    matmul_call,
+    step_matmuls,
+    step_operands,
+)
 from dropout_ports.benchmarks.suites import rounds
 from dropout_ports.benchmarks.suites.rounds import in_turns, time_parts
 from dropout_ports.benchmarks.suites.targets import COLUMNS, QUICK_WORDS, target_rows
@@ -99,6 +110,25 @@ def test_other_processes_cpu_is_the_machines_less_our_own():
     assert load_between(before, after) == {"load1": [1.0, 1.5], "others_cores": 0.5, "wall_s": 2.0}
     del before["cpu_s"]
     assert load_between(before, after)["others_cores"] is None
+
+
+def test_a_live_child_processes_cpu_counts_as_our_own():
+    """bench's replica processes are the run's work: a busy child's CPU time is in our own."""
+    if not os.path.exists(f"/proc/{os.getpid()}/task"):
+        pytest.skip("no /proc here")
+    busy_then_idle = (
+        "import time\nend = time.process_time() + 1\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", busy_then_idle])
+    try:
+        before = load_snapshot()["own_cpu_s"]
+        deadline = time.monotonic() + 60
+        while descendants_cpu_s() < 0.9 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert load_snapshot()["own_cpu_s"] - before > 0.5  # the child's second, whatever the load
+    finally:
+        child.kill()
+        child.wait()
 
 
 def _bench_doc(quick: bool, share: float, copy_ratio: float) -> dict:

@@ -184,15 +184,38 @@ def yardsticks(names: Sequence[str], cfg: Config, device: str = "cpu", quick: bo
     return combine_yardsticks(by_backend, cfg, quick)
 
 
+def descendants_cpu_s() -> float:
+    """CPU seconds of this process's live descendants (with their reaped children's), from Linux's
+    /proc/<pid>/task/<tid>/children; 0 where it cannot be read. A run's replica processes are
+    its own work, not other processes'."""
+    tick, total, pending = os.sysconf("SC_CLK_TCK"), 0.0, [os.getpid()]
+    while pending:
+        pid = pending.pop()
+        try:
+            children = [int(c) for task in os.listdir(f"/proc/{pid}/task")
+                        for c in open(f"/proc/{pid}/task/{task}/children").read().split()]  # fmt: skip
+        except (OSError, ValueError):
+            continue
+        for child in children:
+            try:
+                with open(f"/proc/{child}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            total += sum(int(field) for field in fields[11:15]) / tick  # utime stime cutime cstime
+            pending.append(child)
+    return total
+
+
 def load_snapshot() -> dict:
     """The machine's load now: the 1-minute load average, and (where /proc/stat is, Linux) the CPU
-    seconds every process has used and this process's own (its reaped children's included), so
-    that two snapshots say what other processes took between them."""
+    seconds every process has used and this process tree's own (its reaped children's and live
+    descendants' included), so that two snapshots say what other processes took between them."""
     own = os.times()
     snapshot = {
         "at": time.perf_counter(),
         "load1": os.getloadavg()[0],
-        "own_cpu_s": own.user + own.system + own.children_user + own.children_system,
+        "own_cpu_s": own.user + own.system + own.children_user + own.children_system + descendants_cpu_s(),
     }
     try:
         with open("/proc/stat") as stat:
