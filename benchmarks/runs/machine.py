@@ -191,12 +191,7 @@ def descendants_cpu_s() -> float:
     tick, total, pending = os.sysconf("SC_CLK_TCK"), 0.0, [os.getpid()]
     while pending:
         pid = pending.pop()
-        try:
-            children = [int(c) for task in os.listdir(f"/proc/{pid}/task")
-                        for c in open(f"/proc/{pid}/task/{task}/children").read().split()]  # fmt: skip
-        except (OSError, ValueError):
-            continue
-        for child in children:
+        for child in _children(pid):
             try:
                 with open(f"/proc/{child}/stat") as stat:
                     fields = stat.read().rsplit(")", 1)[1].split()
@@ -205,6 +200,23 @@ def descendants_cpu_s() -> float:
             total += sum(int(field) for field in fields[11:15]) / tick  # utime stime cutime cstime
             pending.append(child)
     return total
+
+
+def _children(pid: int) -> list[int]:
+    """pid's child processes, over its threads (each lists the children it started); a thread or
+    process that ends while it is read is passed over."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    children = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listed:
+                children += [int(child) for child in listed.read().split()]
+        except (OSError, ValueError):
+            continue
+    return children
 
 
 def load_snapshot() -> dict:
