@@ -206,6 +206,23 @@ def test_a_worker_that_cannot_load_the_data_fails_its_runs_saying_why(tmp_path):
     )
 
 
+def test_a_worker_runs_one_and_two_replicas_of_a_port_that_fixes_its_devices_when_it_loads(monkeypatch):
+    """TensorFlow makes its logical CPUs when the port loads: a worker's process that preloaded it
+    for 1-replica runs cannot run 2 (bench's data-parallel suite ran 1 then 2). Without the tests'
+    XLA_FLAGS (conftest asks for 4 host devices), as a user's command runs."""
+    pytest.importorskip("tensorflow")
+    from dropout_ports.benchmarks.runs.engine import LocalExecutor
+    from dropout_ports.benchmarks.runs.spec import DataSpec, RunSpec
+    from dropout_ports.common.config import Config
+
+    monkeypatch.delenv("XLA_FLAGS")
+    cfg = Config(num_hiddens=(8, 8), epochs=1)
+    specs = [RunSpec("tensorflow", "scratch", 0, "cpu", cfg.replace(replicas=n), str(n)) for n in (1, 2)]
+    records: list[dict] = []
+    LocalExecutor(DataSpec("synthetic"), jobs=1).run(specs, records.append)
+    assert sorted((r["setting"], r["status"]) for r in records) == [("1", "ok"), ("2", "ok")], records
+
+
 def test_torch_replicas_run_as_ray_train_workers_with_the_local_answers(ray_head, tmp_path):
     """--ray ADDRESS --replicas 2: a TorchTrainer with a worker per replica (gloo on loopback). The
     compiled variant has no data-parallel path: both leave it out before any launch, saying so."""

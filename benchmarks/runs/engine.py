@@ -180,7 +180,7 @@ def _worker(
         while (spec := tasks.get()) is not None:
             results.put(failed(spec, f"the worker could not load the data: {type(err).__name__}: {err}"))
         return
-    preloaded: dict[str, Preloaded] = {}
+    preloaded: dict[tuple[str, int], Preloaded] = {}  # by backend and replicas
 
     def stop(signum: int, frame: object) -> None:
         for process in preloaded.values():
@@ -189,9 +189,10 @@ def _worker(
 
     signal.signal(signal.SIGTERM, stop)
     while (spec := tasks.get()) is not None:
-        if spec.backend not in preloaded or not preloaded[spec.backend].alive:
-            preloaded[spec.backend] = Preloaded(spec.backend, dataset, run_timeout)
-        results.put(preloaded[spec.backend].run(spec))
+        slot = (spec.backend, spec.config.replicas)
+        if slot not in preloaded or not preloaded[slot].alive:
+            preloaded[slot] = Preloaded(*slot, dataset, run_timeout)
+        results.put(preloaded[slot].run(spec))
     for process in preloaded.values():
         process.close()
 
@@ -199,12 +200,15 @@ def _worker(
 class Preloaded:
     """A process forked from a worker that imports one backend (its framework) and then forks each
     of that backend's runs from itself: the run's process starts with the framework loaded and the
-    data shared, and the preloaded process itself never trains."""
+    data shared, and the preloaded process itself never trains. It serves runs of one number of
+    replicas: a port that keeps replicas as devices may fix them when it loads (TensorFlow's
+    logical CPUs), so the devices are prepared before it imports the backend."""
 
-    def __init__(self, backend: str, data: Dataset, run_timeout: float | None):
+    def __init__(self, backend: str, replicas: int, data: Dataset, run_timeout: float | None):
         context = mp.get_context("fork")
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_preloaded, args=(backend, data, run_timeout, theirs))
+        args = (backend, replicas, data, run_timeout, theirs)
+        self.process = context.Process(target=_preloaded, args=args)
         self.process.start()
         theirs.close()
 
@@ -230,10 +234,13 @@ class Preloaded:
         self.process.kill()
 
 
-def _preloaded(backend: str, data: Dataset, run_timeout: float | None, connection: object) -> None:
+def _preloaded(
+    backend: str, replicas: int, data: Dataset, run_timeout: float | None, connection: object
+) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = os.getppid()
     with contextlib.suppress(Exception):  # a backend that cannot load fails in each run's record instead
+        prepare_host_devices(replicas)
         get_backend(backend)
     while True:
         while not connection.poll(0.5):
