@@ -59,6 +59,7 @@ def setting_dots(
     floor = min(finite) - 0.02
     marked = {"diverged": False, "collapsed": False}
     labelled: set[str] = set()
+    seeds: set[int] = set()  # the seeds behind each interval drawn, for the axis label
     for j, name in enumerate(ports):
         for i, setting in enumerate(settings):
             row = next((r for r in rows if r["port"] == name and r["setting"] == setting), None)
@@ -78,6 +79,7 @@ def setting_dots(
                 marked["collapsed"] = True
             interval = mean_interval(values)
             if values:
+                seeds.add(len(values))
                 low, high = (interval[1], interval[2]) if interval else (np.mean(values),) * 2
                 mean = float(np.mean(values))
                 ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], fmt="o", color=f"C{j}",
@@ -90,7 +92,8 @@ def setting_dots(
     labels = [setting.replace(", ", ",\n") for setting in settings]
     many = len(settings) > 4
     ax.set_xticks(range(len(settings)), labels, rotation=30 if many else 0, ha="right" if many else "center")
-    ax.set_ylabel(f"{what} (mean, {CONFIDENCE:.0%} CI from 3 seeds)")
+    counts = "-".join(str(n) for n in sorted({min(seeds), max(seeds)}))
+    ax.set_ylabel(f"{what} (mean, {CONFIDENCE:.0%} CI from {counts} seeds)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return save(fig, path)
