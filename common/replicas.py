@@ -103,3 +103,19 @@ class ReplicaMasks:
         equal, compared = self.epoch
         self.epoch[:] = 0
         return float(equal / compared) if compared else None
+
+
+class ReplicaFigures:
+    """What a port's DataParallelTrainer reports of its masks, from its ``replica_masks``: their
+    agreement over the run, and each epoch's for fit's history row. Listed before the Trainer in
+    the bases, so that these replace TrainerBase's."""
+
+    replica_masks: ReplicaMasks
+
+    @property
+    def mask_agreement(self) -> float | None:
+        return self.replica_masks.agreement
+
+    def epoch_figures(self) -> dict[str, float]:
+        agreement = self.replica_masks.take_epoch()
+        return {} if agreement is None else {"mask_agreement": agreement}

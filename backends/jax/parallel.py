@@ -35,7 +35,7 @@ from dropout_ports.backends.jax.trainer import StepSettings, Trainer, TrainState
 from dropout_ports.common.config import Config
 from dropout_ports.common.example_masks import example_keep
 from dropout_ports.common.params import Params
-from dropout_ports.common.replicas import ReplicaMasks, replica_seed, shard_slices
+from dropout_ports.common.replicas import ReplicaFigures, ReplicaMasks, replica_seed, shard_slices
 
 
 class ReplicaState(NamedTuple):
@@ -139,7 +139,7 @@ def train_replicas(settings: ReplicaSettings, state: ReplicaState, *arrays: Any)
         return run(state, *arrays)
 
 
-class DataParallelTrainer(Trainer):
+class DataParallelTrainer(ReplicaFigures, Trainer):
     """cfg.replicas replicas over a device mesh; between steps ``self.state`` holds a local view
     (replica 0's parameters and key, on this process's device) for the Trainer's evaluation."""
 
@@ -177,14 +177,6 @@ class DataParallelTrainer(Trainer):
         self._refresh()
 
     allreduce_seconds = staticmethod(allreduce_seconds)  # bench: one all-reduce of the gradients
-
-    @property
-    def mask_agreement(self) -> float | None:
-        return self.replica_masks.agreement
-
-    def epoch_figures(self) -> dict[str, float]:
-        agreement = self.replica_masks.take_epoch()
-        return {} if agreement is None else {"mask_agreement": agreement}
 
     def _refresh(self) -> None:
         """The local view: replica 0's parameters and key as the Trainer's own state."""

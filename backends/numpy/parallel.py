@@ -13,11 +13,11 @@ from dropout_ports.backends.numpy.trainer import Trainer
 from dropout_ports.common.config import Config
 from dropout_ports.common.example_masks import example_masks
 from dropout_ports.common.params import Params, param_shapes
-from dropout_ports.common.replicas import ReplicaMasks, replica_seed, shard_slices
+from dropout_ports.common.replicas import ReplicaFigures, ReplicaMasks, replica_seed, shard_slices
 from dropout_ports.common.timing import median_seconds
 
 
-class DataParallelTrainer(Trainer):
+class DataParallelTrainer(ReplicaFigures, Trainer):
     """cfg.replicas replicas in one process, stepped one after another."""
 
     DATA_PARALLEL = True
@@ -51,14 +51,6 @@ class DataParallelTrainer(Trainer):
                     summed[name] += grad
 
         return median_seconds(once, min_repeats=50, min_total=0.0)
-
-    @property
-    def mask_agreement(self) -> float | None:
-        return self.replica_masks.agreement
-
-    def epoch_figures(self) -> dict[str, float]:
-        agreement = self.replica_masks.take_epoch()
-        return {} if agreement is None else {"mask_agreement": agreement}
 
     def _step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None) -> tuple[float, int]:
         loss, correct, summed, applied = 0.0, 0, None, []

@@ -22,7 +22,7 @@ from dropout_ports.backends.tensorflow.trainer import ZERO, Trainer
 from dropout_ports.common.config import Config
 from dropout_ports.common.example_masks import example_masks
 from dropout_ports.common.params import Params, param_shapes
-from dropout_ports.common.replicas import ReplicaMasks, replica_seed, shard_slices
+from dropout_ports.common.replicas import ReplicaFigures, ReplicaMasks, replica_seed, shard_slices
 from dropout_ports.common.timing import median_seconds
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -67,7 +67,7 @@ def allreduce_seconds(cfg: Config, device: str = "cpu") -> float:
     return median_seconds(lambda: reduce().numpy(), min_repeats=50, min_total=0.0)
 
 
-class DataParallelTrainer(Trainer):
+class DataParallelTrainer(ReplicaFigures, Trainer):
     """cfg.replicas replicas over a MirroredStrategy, a step's replicas in one tf.function."""
 
     DATA_PARALLEL = True
@@ -98,14 +98,6 @@ class DataParallelTrainer(Trainer):
         self.replicated_fn = tf.function(self._replicated_step, reduce_retracing=True)
 
     allreduce_seconds = staticmethod(allreduce_seconds)  # bench: one all-reduce of the gradients
-
-    @property
-    def mask_agreement(self) -> float | None:
-        return self.replica_masks.agreement
-
-    def epoch_figures(self) -> dict[str, float]:
-        agreement = self.replica_masks.take_epoch()
-        return {} if agreement is None else {"mask_agreement": agreement}
 
     def evaluated_params(self) -> Params:
         """The parameters' values: a tf.function traced with one trainer's MirroredVariables reads

@@ -29,7 +29,7 @@ from dropout_ports.backends.torch.trainer import Trainer
 from dropout_ports.common.config import Config
 from dropout_ports.common.example_masks import example_masks
 from dropout_ports.common.params import Params, param_shapes
-from dropout_ports.common.replicas import ReplicaMasks, replica_seed, shard_slices
+from dropout_ports.common.replicas import ReplicaFigures, ReplicaMasks, replica_seed, shard_slices
 from dropout_ports.common.timing import median_seconds
 
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)  # a replica that stops answering ends the run
@@ -81,7 +81,7 @@ def allreduce_seconds(cfg: Config, device: str = "cpu") -> float:
     return median_seconds(once, min_repeats=ALLREDUCE_REPEATS, min_total=0.0)
 
 
-class DataParallelTrainer(Trainer):
+class DataParallelTrainer(ReplicaFigures, Trainer):
     """This process's replica of a DDP run; the host API (train_step, train_epoch) reports the
     global batch's figures, summed over the replicas."""
 
@@ -125,16 +125,11 @@ class DataParallelTrainer(Trainer):
 
     allreduce_seconds = staticmethod(allreduce_seconds)  # bench: one all-reduce of the gradients
 
-    @property
-    def mask_agreement(self) -> float | None:
-        """Over the steps synced so far (epoch_figures syncs)."""
-        return self.replica_masks.agreement
-
     def epoch_figures(self) -> dict[str, float]:
-        """Collective: every replica calls it once an epoch, as fit does."""
+        """Collective: every replica calls it once an epoch, as fit does (the mask agreement is
+        over the steps synced so far)."""
         self.sync_masks()
-        agreement = self.replica_masks.take_epoch()
-        return {} if agreement is None else {"mask_agreement": agreement}
+        return super().epoch_figures()
 
     def train_step(self, x: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None = None) -> float:
         loss = super().train_step(x, y, masks)
