@@ -81,6 +81,8 @@ class Backend(Protocol):
     def matmul(self, a: Any, b: Any) -> Any: ...  # the framework's own matmul: the compute yardstick
     def matmul_precision(self, precision: str) -> AbstractContextManager: ...  # float32 matmuls at it inside
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...  # its compiler, or fn itself
+    # fn(*args) steps times in one call of its own loop (each pass afresh; the last outputs), or from the host
+    def device_loop(self, fn: Callable[..., Any], steps: int) -> Callable[..., Any]: ...
     def ready(self, x: Any) -> Any: ...  # x once computed (waits for asynchronous devices)
     def peak_device_memory(self, device: str) -> int | None: ...  # accelerator bytes at peak, None on a CPU
 

@@ -35,3 +35,15 @@ def interleaved_medians(
 
 def median_seconds(run: Callable[[], object], **options: float) -> float:
     return interleaved_medians({"run": run}, **options)["run"]
+
+
+def host_loop(fn: Callable[..., object], steps: int) -> Callable[..., object]:
+    """fn(*args) steps times from the host, its last outputs returned: the ``device_loop`` of a
+    framework that runs every op from the host (NumPy, torch on the CPU)."""
+
+    def run(*args: object) -> object:
+        for _ in range(steps):
+            outs = fn(*args)
+        return outs
+
+    return run

@@ -24,6 +24,7 @@ from dropout_ports.common.checks import (
 from dropout_ports.common.config import Config
 from dropout_ports.common.masks import mask_shape
 from dropout_ports.common.params import Params
+from dropout_ports.common.timing import host_loop
 from dropout_ports.common.trainer import TrainerBase
 
 NAME = "template"  # the name it is registered under: make it yours
@@ -103,6 +104,9 @@ def matmul_precision(precision: str) -> contextlib.AbstractContextManager:
 
 def jit(fn: Callable) -> Callable:
     return fn  # no compiler
+
+
+device_loop = host_loop  # from the host; a framework with a loop of its own runs the steps in one call
 
 
 def ready(x: np.ndarray) -> np.ndarray:

@@ -14,7 +14,16 @@ from dropout_ports.benchmarks.report.figures import distinct_style, legend_below
 from dropout_ports.benchmarks.results import throughput
 from dropout_ports.benchmarks.results.document import check_document
 from dropout_ports.benchmarks.suites import bench, breakdown, epochs
-from dropout_ports.benchmarks.suites.contenders import EPOCH, FLOOR, RATES_0, TINY, UPDATE, key
+from dropout_ports.benchmarks.suites.contenders import (
+    EPOCH,
+    FLOOR,
+    FLOOR_TINY,
+    RATES_0,
+    TINY,
+    UPDATE,
+    UPDATE_TINY,
+    key,
+)
 from dropout_ports.common.config import Config
 from dropout_ports.common.flops import gemm_flops, gemm_shapes
 
@@ -47,7 +56,7 @@ def _port(epoch: list[float], floor_s: float) -> tuple[dict, dict]:
              "first_epoch_s": 3.0} for kind in (EPOCH, RATES_0, TINY)]  # fmt: skip
     epoch_key, rates_0_key, tiny_key = (entry["key"] for entry in plan)
     seconds = {epoch_key: epoch, rates_0_key: [0.8 * s for s in epoch], tiny_key: [0.01] * 3}
-    seconds[UPDATE] = [1e-5] * 3
+    seconds[UPDATE], seconds[UPDATE_TINY], seconds[FLOOR_TINY] = [1e-5] * 3, [1e-6] * 3, [floor_s / 100] * 3
     for label in (epoch_key, rates_0_key):
         seconds[f"{label} {FLOOR}"] = [floor_s, floor_s * 2, floor_s]
     return {"plan": plan, "examples": 2560, "steps": 10, "square_gflops": 50.0}, _records(seconds)
@@ -69,6 +78,9 @@ def test_each_epoch_is_judged_against_the_floor_timed_right_before_it():
     assert speed["b/scratch"]["verdict"] == "slower in every round" and speed["b/scratch"]["loop"] == "step"
     assert [row["backend"] for row in train["breakdown"]] == ["a", "b"]
     assert all(sum(row["parts"].values()) == pytest.approx(row["epoch_s"]) for row in train["breakdown"])
+    net = train["breakdown"][0]["parts"]  # the median floor and update, each less its call at TINY_WIDTH
+    assert net[breakdown.MATMULS] == pytest.approx(0.99 * step / 100 * 10)  # 2560 examples: 10 batches
+    assert net[breakdown.UPDATE_PART] == pytest.approx(9e-6 * 10)
     assert train["yardsticks"]["by_backend"]["a"]["mlp_gflops"] == pytest.approx(100)
     assert not train["load"]["busy"]
 

@@ -187,34 +187,6 @@ def test_torch_matmuls_are_float32_by_default_and_high_also_sets_onednn_to_tf32(
 # The sections on what the chapter leaves out
 
 
-def test_a_generator_traces_into_one_graph_and_random__breaks_it():
-    """A generator is no obstacle to dynamo; the byte masks' Tensor.random_ (and the tie pass's
-    data-dependent nonzero) are."""
-    x, rng = torch.ones(64), tb.make_rng(0)
-    rand = torch._dynamo.explain(lambda x, g: x * (torch.rand(x.shape, generator=g) < 0.5))(x, rng)
-    assert (rand.graph_count, rand.graph_break_count) == (1, 0)
-    ours = torch._dynamo.explain(lambda x, g: tb.keep_mask(g, tuple(x.shape), 0.3))(x, rng)
-    reasons = " ".join(str(r.reason) for r in ours.break_reasons)
-    assert "Tensor.random_" in reasons and "nonzero" in reasons
-
-
-def test_compiled_random_ops_are_eagers_with_a_generator_or_fallback_random():
-    """Inductor replaces random ops on the default generator with its own; ops given a generator
-    fall back to eager's, and so do all of them under fallback_random."""
-
-    def masks(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.rand(x.shape, generator=g) < 0.5, torch.rand(x.shape) < 0.5
-
-    def drawn(function) -> tuple[torch.Tensor, torch.Tensor]:
-        torch.manual_seed(0)
-        return function(torch.ones(1000), tb.make_rng(0))
-
-    eager, compiled = drawn(masks), drawn(torch.compile(masks))
-    assert torch.equal(compiled[0], eager[0]) and not torch.equal(compiled[1], eager[1])
-    fallback = drawn(torch.compile(masks, options={"fallback_random": True}))
-    assert torch.equal(fallback[0], eager[0]) and torch.equal(fallback[1], eager[1])
-
-
 def test_a_dataloader_draws_from_torchs_global_generator():
     from torch.utils.data import DataLoader, RandomSampler
 

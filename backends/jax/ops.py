@@ -113,6 +113,23 @@ def to_numpy(x: jax.Array) -> np.ndarray:
 jit = jax.jit
 
 
+def device_loop(fn: Callable, steps: int) -> Callable:
+    """fn(*args) steps times in one jitted lax.fori_loop, the last outputs returned. The arguments
+    pass an optimization barrier each time round, so that XLA cannot hoist fn's work on them (loop
+    invariants) out of the loop: every pass computes afresh, as a training step does."""
+
+    def body(_: int, carry: tuple) -> tuple:
+        args = jax.lax.optimization_barrier(carry[0])
+        return args, fn(*args)
+
+    @jax.jit
+    def run(*args: jax.Array) -> object:
+        outs = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(fn, *args))
+        return jax.lax.fori_loop(0, steps, body, (args, outs))[1]
+
+    return run
+
+
 copy = jnp.copy  # a real copy in device memory, even under jit
 
 

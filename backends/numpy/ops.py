@@ -17,6 +17,7 @@ from dropout_ports.common.checks import (
     check_training,
 )
 from dropout_ports.common.masks import mask_shape
+from dropout_ports.common.timing import host_loop
 
 NAME = "numpy"
 VARIANTS = ("scratch",)
@@ -76,6 +77,9 @@ matmul = np.matmul
 def jit(fn: Callable) -> Callable:
     """NumPy runs eagerly: nothing to compile."""
     return fn
+
+
+device_loop = host_loop  # every op runs from the host
 
 
 def ready(x: np.ndarray) -> np.ndarray:

@@ -120,6 +120,20 @@ def jit(fn: Callable) -> Callable:
     return tf.function(fn)
 
 
+def device_loop(fn: Callable, steps: int) -> Callable:
+    """fn(*args) steps times in one tf.function, its loop a tf.while_loop (AutoGraph), the last
+    outputs returned."""
+
+    @tf.function
+    def run(*args: tf.Tensor) -> object:
+        outs = fn(*args)
+        for _ in tf.range(steps - 1):
+            outs = fn(*args)
+        return outs
+
+    return run
+
+
 def ready(x: tf.Tensor) -> tf.Tensor:
     """x once computed: GPU kernels run asynchronously (a CPU's eager ops return when done)."""
     if "GPU" in x.device:

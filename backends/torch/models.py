@@ -107,5 +107,7 @@ def builtin_net(cfg: Config) -> nn.Sequential:
 
 # The scratch forward with its masks given, compiled once per process: parameters are graph inputs
 # (dynamo inlines nn.Modules), so every Trainer of a shape reuses the graph; autograd runs the
-# compiled backward.
-compiled_forward = torch.compile(ScratchNet.forward)
+# compiled backward. Rates stay constants (specialize_float): trainers of other rates in one process
+# (bench's rates-0 ablation) would otherwise make the rate a symbolic float, which the rate checks
+# cannot read, and dynamo would fall back to eager for the forward and compile its layers apart.
+compiled_forward = torch._dynamo.config.patch(specialize_float=True)(torch.compile(ScratchNet.forward))

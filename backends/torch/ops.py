@@ -20,6 +20,7 @@ from dropout_ports.common.checks import (
     check_training,
 )
 from dropout_ports.common.masks import mask_shape
+from dropout_ports.common.timing import host_loop
 
 NAME = "torch"
 KERAS_BACKEND = "torch"
@@ -141,6 +142,9 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 def jit(fn: Callable) -> Callable:
     """Eager, as the chapter runs it (torch.compile is a variant of its own, not this)."""
     return fn
+
+
+device_loop = host_loop  # eager ops run from the host (the trainer's CUDA graph captures whole steps)
 
 
 def ready(x: torch.Tensor) -> torch.Tensor:

@@ -124,12 +124,12 @@ def accepted(call: Callable[[], Any], label: str, error: type[Exception] = Excep
 @check(
     "contract.ops",
     "port",
-    what="the benchmark ops compute what they say: copy, matmul, jit, ready, chapter_dropout, "
-    "matmul_precision",
+    what="the benchmark ops compute what they say: copy, matmul, jit, device_loop, ready, "
+    "chapter_dropout, matmul_precision",
     bound="copy exact, matmul within float32 rounding (rtol 1e-6), the chapter's dropout keeping about "
     "half at p = 0.5",
     why="the benchmarks time these as yardsticks: a wrong one makes every ratio wrong",
-    where="copy, matmul, jit, ready, chapter_dropout and matmul_precision in the port",
+    where="copy, matmul, jit, device_loop, ready, chapter_dropout and matmul_precision in the port",
 )
 def benchmark_ops(target: Target) -> str:
     port = target.port
@@ -138,6 +138,9 @@ def benchmark_ops(target: Target) -> str:
     problems = []
     if not np.array_equal(port.to_numpy(port.ready(port.jit(port.copy)(x))), a):
         problems.append("jit(copy)(x) is not x")
+    looped = port.device_loop(lambda x: [port.matmul(x, x), port.copy(x)], 3)(port.asarray(a[:3, :3]))
+    if not np.allclose(port.to_numpy(port.ready(looped[0])), a[:3, :3] @ a[:3, :3], rtol=1e-6, atol=0):
+        problems.append("device_loop(fn, 3)(x) does not give fn(x)'s outputs")
     with port.matmul_precision(port.MATMUL_PRECISIONS[0]):
         product = port.to_numpy(port.ready(port.matmul(x, port.asarray(a.T, device=target.device))))
     if not np.allclose(product, a @ a.T, rtol=1e-6, atol=0):
@@ -148,7 +151,7 @@ def benchmark_ops(target: Target) -> str:
         problems.append(
             f"chapter_dropout(ones, 0.5) gave values {np.unique(out)[:4]}, kept {(out != 0).mean():.3f}"
         )
-    return fail_on(problems, "copy, matmul, chapter_dropout as expected")
+    return fail_on(problems, "copy, matmul, device_loop, chapter_dropout as expected")
 
 
 def foreign(port: ModuleType, make: Callable[[ModuleType], object]) -> dict[str, object]:

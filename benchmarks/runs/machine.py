@@ -21,6 +21,7 @@ from dropout_ports.common.timing import median_seconds
 
 T = TypeVar("T")
 SQUARE = 2048  # the machine-peak matmul's size (float32, square)
+FLOOR_STEPS = 32  # steps a floor call computes, in one call of the framework's loop: no call cost in it
 QUICK_SQUARE = 512
 # Environment variables that change which kernels or how many threads the numbers came from.
 PINS = (
@@ -90,28 +91,31 @@ def _describe_blas(pool: dict) -> str:
 Pairs = list[tuple[Any, Any]]
 
 
-def matmul_call(backend: ModuleType, pairs: Pairs, precision: str) -> Callable:
-    """A call computing a @ b for every pair of the framework's arrays, at a Config.matmul_precision,
-    in the fastest form the framework offers here: into outputs allocated once where its matmul
-    writes into one (``out=``), else compiled as one program (its ``jit``); the call waits for them."""
+def matmul_call(backend: ModuleType, pairs: Pairs, precision: str, steps: int = 1) -> Callable:
+    """A call computing a @ b for every pair of the framework's arrays steps times, at a
+    Config.matmul_precision, in the fastest form the framework offers here: into outputs allocated
+    once where its matmul writes into one (``out=``), else in one call of its own loop
+    (``device_loop``: a compiler's loop keeps its buffers and pays one call for all the steps); the
+    call waits for them."""
     with backend.matmul_precision(precision):
         outs = [backend.matmul(a, b) for a, b in pairs]
         try:
             backend.matmul(*pairs[0], out=outs[0])
-        except TypeError:  # no out=: its compiler allocates (and reuses) the outputs
-            compiled = backend.jit(lambda pairs: [backend.matmul(a, b) for a, b in pairs])
+        except TypeError:  # no out=: its loop allocates (and reuses) the outputs
+            looped = backend.device_loop(lambda pairs: [backend.matmul(a, b) for a, b in pairs], steps)
 
             def run() -> None:
                 with backend.matmul_precision(precision):  # where it compiles, it compiles at this one
-                    for out in compiled(pairs):
+                    for out in looped(pairs):
                         backend.ready(out)
 
             return run
 
     def run_into() -> None:
         with backend.matmul_precision(precision):
-            for (a, b), out in zip(pairs, outs, strict=True):
-                backend.ready(backend.matmul(a, b, out=out))
+            for _ in range(steps):
+                for (a, b), out in zip(pairs, outs, strict=True):
+                    backend.ready(backend.matmul(a, b, out=out))
 
     return run_into
 
@@ -132,10 +136,15 @@ def step_operands(cfg: Config) -> Pairs:
 
 
 def step_matmuls(backend: ModuleType, cfg: Config, device: str = "cpu") -> Callable:
-    """The framework's floor: a call computing one full batch's training-step matmuls at the MLP's
-    shapes, at cfg's matmul precision."""
+    """The framework's floor: a call computing FLOOR_STEPS full batches' training-step matmuls at
+    the MLP's shapes, at cfg's matmul precision (``floor_flops`` a call)."""
     pairs = [tuple(backend.asarray(a, device=device) for a in pair) for pair in step_operands(cfg)]
-    return matmul_call(backend, pairs, cfg.matmul_precision)
+    return matmul_call(backend, pairs, cfg.matmul_precision, FLOOR_STEPS)
+
+
+def floor_flops(cfg: Config) -> int:
+    """The FLOPs of one ``step_matmuls`` call."""
+    return FLOOR_STEPS * gemm_flops(gemm_shapes(cfg))
 
 
 def gflops_of(call: Callable, flops: int, quick: bool = False) -> float:
@@ -164,7 +173,7 @@ def framework_yardsticks(name: str, cfg: Config, device: str = "cpu", quick: boo
     backend = get_backend(name)
     return {
         "square_gflops": square_gflops(backend, cfg, device, quick),
-        "mlp_gflops": gflops_of(step_matmuls(backend, cfg, device), gemm_flops(gemm_shapes(cfg)), quick),
+        "mlp_gflops": gflops_of(step_matmuls(backend, cfg, device), floor_flops(cfg), quick),
     }
 
 

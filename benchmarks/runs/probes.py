@@ -12,11 +12,16 @@ from types import ModuleType
 
 import numpy as np
 
-from dropout_ports.benchmarks.runs.machine import gflops_of, load_between, load_snapshot, step_matmuls
+from dropout_ports.benchmarks.runs.machine import (
+    floor_flops,
+    gflops_of,
+    load_between,
+    load_snapshot,
+    step_matmuls,
+)
 from dropout_ports.common.calibration import reliability, summarize
 from dropout_ports.common.data import Dataset
 from dropout_ports.common.fit import Probe
-from dropout_ports.common.flops import gemm_flops, gemm_shapes
 from dropout_ports.common.trainer import TrainerBase
 
 PROBE_EXAMPLES = 10_000  # training examples evaluated by a probe: enough for 3 digits
@@ -77,7 +82,7 @@ def with_floors(backend: ModuleType, device: str, probe: Probe | None) -> Probe:
         load = load_between(since[0], load_snapshot())
         if not floor_call:
             floor_call.append(step_matmuls(backend, trainer.cfg, device))
-        floor = gflops_of(floor_call[0], gemm_flops(gemm_shapes(trainer.cfg)), quick=True)
+        floor = gflops_of(floor_call[0], floor_flops(trainer.cfg), quick=True)
         since[0] = load_snapshot()
         return {"floor_gflops": floor, "load": load, **(probe(trainer, data, epoch) if probe else {})}
 

@@ -1,13 +1,18 @@
 """Where an epoch's time goes, by ablation in the port's own process (``contenders``): each
 variant's epoch in its own loop split into
 
-- matmuls: the floor (the step's matmuls alone) times the epoch's steps, counted by FLOPs;
+- matmuls: the floor (a step's matmuls alone, in the framework's own loop; the median of every
+  floor burst of the port's process), times the epoch's full-batch equivalents;
 - dropout: the epoch less the same epoch with every rate 0 (drawing the masks and applying them);
-- optimizer update: the update's arithmetic alone, times the steps;
+- optimizer update: the update's arithmetic alone (in the framework's loop too), times the steps;
 - per-step overhead (host, dispatch, framework): the same steps at hidden widths of TINY_WIDTH,
   rates 0, where the work is next to nothing;
 - rest of forward and backward (activations, loss, bias, what the update's arithmetic alone
   leaves out): the rates-0 epoch less the matmuls, the update and the overhead.
+
+The matmuls and the update are each less the same call at TINY_WIDTH: what a call costs whatever
+its size, which the per-step overhead holds already where the framework makes its calls from the
+host.
 
 The parts add up to the epoch by construction. The check is on the four measured apart: should
 they exceed the epoch by more than TOLERANCE of it (the rest reading below -10%), the split is
@@ -19,7 +24,16 @@ from __future__ import annotations
 import statistics
 
 from dropout_ports.benchmarks.results.tables import Column
-from dropout_ports.benchmarks.suites.contenders import EPOCH, FLOOR, RATES_0, TINY, UPDATE, key
+from dropout_ports.benchmarks.suites.contenders import (
+    EPOCH,
+    FLOOR,
+    FLOOR_TINY,
+    RATES_0,
+    TINY,
+    UPDATE,
+    UPDATE_TINY,
+    key,
+)
 
 MATMULS = "matmuls"
 DROPOUT = "dropout (drawing and applying masks)"
@@ -55,6 +69,8 @@ def breakdown_rows(name: str, plan: list[dict], records: dict[str, list[dict]], 
     """One row per variant of a port, in its own loop (the loop its ablations ran in). scale: the
     epoch's "steps" and its full-batch equivalents ("batches": examples / batch size, the FLOPs'
     count)."""
+    floors = [record for label, bursts in records.items() if label.endswith(FLOOR) for record in bursts]
+    floor_s = statistics.median(record["seconds"] for record in floors)
     rows = []
     for entry in plan:
         if entry["kind"] != RATES_0:
@@ -65,8 +81,8 @@ def breakdown_rows(name: str, plan: list[dict], records: dict[str, list[dict]], 
             median_of(records, epoch),
             median_of(records, entry["key"]),
             median_of(records, key(variant, loop, TINY)),
-            median_of(records, f"{epoch} {FLOOR}") * scale["batches"],
-            median_of(records, UPDATE) * scale["steps"],
+            (floor_s - median_of(records, FLOOR_TINY)) * scale["batches"],
+            (median_of(records, UPDATE) - median_of(records, UPDATE_TINY)) * scale["steps"],
         )
         rows.append({"backend": name, "variant": variant, "loop": loop, **parts})
     return rows

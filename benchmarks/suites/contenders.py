@@ -1,13 +1,17 @@
 """What one port's process times in bench's rounds (``rounds.in_turns`` calls ``prepare`` once and
 ``timed_round`` every round), all through the Backend contract, so every port is timed alike:
 
-- its floor: one training step's matmuls at the MLP's shapes (``runs.machine.step_matmuls``),
-  timed right before each epoch, so that floor and epoch see the same machine;
+- its floor: training steps' matmuls at the MLP's shapes (``runs.machine.step_matmuls``: FLOOR_STEPS
+  in one call of the framework's loop, timed a step), right before each epoch, so that floor and
+  epoch see the same machine;
 - an epoch of each of its variants in each of its loops, as ``fit`` trains them;
 - the ablations that split each variant's epoch (in its own loop) into parts: the same epoch with
   every rate 0 (no mask drawn, none applied), the update's arithmetic alone (w - lr * g over the
-  parameters), and, in a stage of its own after the others, the same steps at hidden widths of
-  TINY_WIDTH: what a step costs whatever its size. That stage comes last because a compiler that
+  parameters, FLOOR_STEPS times in one call of the framework's loop, as the floor), and, in a
+  stage of its own after the others, the same steps at hidden widths of TINY_WIDTH: what a step
+  costs whatever its size, with the floor and the update at that width too (what their calls cost
+  whatever their size: where the framework runs them from the host, the per-step overhead holds
+  that cost already). That stage comes last because a compiler that
   specialises on shapes (torch.compile) would otherwise recompile the full-size step for any shape.
 """
 
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dropout_ports.backends import get_backend
-from dropout_ports.benchmarks.runs.machine import square_gflops, step_matmuls
+from dropout_ports.benchmarks.runs.machine import FLOOR_STEPS, square_gflops, step_matmuls
 from dropout_ports.benchmarks.suites.rounds import Part, burst, time_parts
 from dropout_ports.common.batches import batch_order
 from dropout_ports.common.config import Config
@@ -34,6 +38,7 @@ STAGES = ("epochs", "overhead")
 EPOCH, RATES_0, TINY = "epoch", "rates 0", "tiny"  # an epoch part's kind
 TINY_WIDTH = 8
 FLOOR, UPDATE = "floor", "update"
+FLOOR_TINY, UPDATE_TINY = f"{FLOOR} {TINY}", f"{UPDATE} {TINY}"  # labels: at TINY_WIDTH
 QUICK_EXAMPLES = 4096
 _PARTS: dict[str, list[tuple[str, Part]]] = {}  # this process's parts, by stage (one port a process)
 
@@ -86,14 +91,17 @@ def epoch_part(
 
 
 def update_call(backend: ModuleType, cfg: Config, device: str) -> Any:
-    """The SGD update's arithmetic alone, w - lr * g over every parameter, compiled where it compiles."""
+    """The SGD update's arithmetic alone, w - lr * g over every parameter, FLOOR_STEPS times in one
+    call of the framework's loop (so that, as in the floor, no call cost is counted in it)."""
     shapes = [shape for n_in, n_out in cfg.layer_shapes for shape in ((n_in, n_out), (n_out,))]
     params = [backend.asarray(np.ones(shape, np.float32), device=device) for shape in shapes]
     grads = [backend.asarray(np.ones(shape, np.float32), device=device) for shape in shapes]
-    compiled = backend.jit(lambda params, grads: [p - cfg.lr * g for p, g in zip(params, grads, strict=True)])
+    looped = backend.device_loop(
+        lambda params, grads: [p - cfg.lr * g for p, g in zip(params, grads, strict=True)], FLOOR_STEPS
+    )
 
     def call() -> None:
-        for out in compiled(params, grads):
+        for out in looped(params, grads):
             backend.ready(out)
 
     return call
@@ -112,17 +120,20 @@ def stage_parts(
     if stage == STAGES[1]:
         tiny = zero.replace(num_hiddens=(TINY_WIDTH,) * len(cfg.num_hiddens))
         return [(key(v, loop, TINY), epoch_part(backend, tiny.replace(loop=loop), v, device, arrays),
-                 {"variant": v, "loop": loop, "kind": TINY}) for v, loop in own_loops(pairs)]  # fmt: skip
+                 {"variant": v, "loop": loop, "kind": TINY}) for v, loop in own_loops(pairs)] + [
+            (FLOOR_TINY, burst(step_matmuls(backend, tiny, device), FLOOR_STEPS), {"kind": FLOOR}),
+            (UPDATE_TINY, burst(update_call(backend, tiny, device), FLOOR_STEPS), {"kind": UPDATE}),
+        ]  # fmt: skip
     epochs = [(v, loop, EPOCH, cfg) for v, loop in pairs] + [
         (v, loop, RATES_0, zero) for v, loop in own_loops(pairs)
     ]
-    floor = burst(step_matmuls(backend, cfg, device))
+    floor = burst(step_matmuls(backend, cfg, device), FLOOR_STEPS)
     parts: list[tuple[str, Part, dict]] = []
     for variant, loop, kind, config in epochs:
         part = epoch_part(backend, config.replace(loop=loop), variant, device, arrays)
         what = {"variant": variant, "loop": loop, "kind": kind}
         parts += [(f"{key(variant, loop, kind)} {FLOOR}", floor, {"kind": FLOOR}), (key(**what), part, what)]
-    return [*parts, (UPDATE, burst(update_call(backend, cfg, device)), {"kind": UPDATE})]
+    return [*parts, (UPDATE, burst(update_call(backend, cfg, device), FLOOR_STEPS), {"kind": UPDATE})]
 
 
 def prepare(name: str, stage: str, cfg: Config, device: str, quick: bool) -> dict:

@@ -31,7 +31,7 @@ from dropout_ports.benchmarks.results.throughput import (
     ratio_spread,
     throughput,
 )
-from dropout_ports.benchmarks.runs.machine import combine_yardsticks
+from dropout_ports.benchmarks.runs.machine import FLOOR_STEPS, combine_yardsticks
 from dropout_ports.benchmarks.suites.breakdown import breakdown_rows
 from dropout_ports.benchmarks.suites.contenders import EPOCH, FLOOR, STAGES, prepare, runs_on, timed_round
 from dropout_ports.benchmarks.suites.rounds import in_turns, workers
@@ -92,6 +92,8 @@ def training(
         "peak_gflops": peak,
         "yardsticks": sticks,
         "epoch_gflop": epoch_flops(cfg, next(iter(plans.values()))["examples"]) / 1e9,
+        "examples": next(iter(plans.values()))["examples"],
+        "floor_steps": FLOOR_STEPS,
         "device": device,
         "config": cfg.to_dict(),
         "rounds": len(next(iter(rows))["rounds"]["epoch_s"]),

@@ -37,8 +37,9 @@ def time_parts(parts: list[tuple[str, Part]]) -> list[dict]:
     return records
 
 
-def burst(call: Callable[[], object]) -> Part:
-    """call as a part repeated to about BURST_S (calibrated once, after a warm-up call)."""
+def burst(call: Callable[[], object], steps: int = 1) -> Part:
+    """call as a part repeated to about BURST_S (calibrated once, after a warm-up call), its time
+    divided by its calls times the steps each call computes."""
     call()
     began = time.perf_counter()
     call()
@@ -47,7 +48,7 @@ def burst(call: Callable[[], object]) -> Part:
     def part() -> dict:
         for _ in range(repeats):
             call()
-        return {"repeats": repeats}
+        return {"repeats": repeats * steps}
 
     return part
 

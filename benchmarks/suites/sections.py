@@ -29,12 +29,18 @@ def floor_words(train: dict) -> str:
             '"of own GEMM" is over the yardstick measured before the epochs, in a process of its own. '
             + distrust
         )
+    form = (
+        f"{train['floor_steps']} steps of them in one call of the framework's own loop (outputs preallocated "
+        "where its matmul takes out=, else its compiler's loop: no call's cost in the floor)"
+        if "floor_steps" in train
+        else "one training step's, outputs preallocated where its matmul takes out=, else compiled as one "
+        "program (a call at a time, so the call's cost is in the floor)"
+    )
     return (
         f"Each epoch is the median of {train['rounds']} rounds, the ports taking theirs in turn, and "
-        "each epoch comes right after a burst of its floor: the framework's own matmuls of one training "
-        "step at the MLP's shapes (outputs preallocated where its matmul takes out=, else compiled as "
-        'one program); "floor GFLOP/s (beside)" is their median, "of own GEMM" the epoch\'s rate over '
-        "it. " + distrust
+        "each epoch comes right after a burst of its floor: the framework's own matmuls at the MLP's "
+        f'shapes, {form}; "floor GFLOP/s (beside)" is their median, "of own GEMM" the epoch\'s rate '
+        "over it. " + distrust
     )
 
 
@@ -76,8 +82,10 @@ def breakdown_section(train: dict, figure: str | None = BREAKDOWN_FIGURE) -> lis
         "",
         *([f"![Where each epoch's time goes]({figure})", ""] if figure else []),
         "By ablation in each port's own process, medians over the rounds, each variant in its own loop: "
-        "matmuls, the floor times the epoch's batches; dropout, the epoch less the same epoch with every "
-        "rate 0; optimizer update, w - lr * g over the parameters alone; per-step overhead, the same "
+        "matmuls, the floor (the median of the process's floor bursts) times the epoch's batches; "
+        "dropout, the epoch less the same epoch with every rate 0; optimizer update, w - lr * g over "
+        "the parameters alone (in the framework's loop, as the floor), these two each less the same "
+        f"call at width {TINY_WIDTH} (a call's own cost); per-step overhead, the same "
         f"steps at hidden widths of {TINY_WIDTH}; the rest of forward and backward, what the "
         "rates-0 epoch leaves. The last column is the share the four measured apart account for: over "
         f"{1 + breakdown.TOLERANCE:.0%}, the split is flagged.",

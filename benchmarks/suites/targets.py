@@ -6,15 +6,17 @@ run's fastest copy; on a GPU at least 70% of the copy's bandwidth. Epochs on the
 of the framework's own GEMM rate at the MLP's shapes for scratch variants, 60% for the framework
 layers' ones. Epochs on a GPU, where the host can bound them: each port's scratch epoch within 2x
 of the fastest port's in the device loop (torch's CUDA graph against JAX's scan) and within 3x in
-the step loop, all at the run's one matmul precision. A --quick run's sizes are not the ones the
-targets are meant for: its rows say so and judge nothing. Each figure is judged as the reader sees
-it, rounded.
+the step loop, all at the run's one matmul precision. Then the targets that tell a port's own costs
+from its framework's (``port_targets``), each miss with the breakdown's part that explains it. A
+--quick run's sizes are not the ones the targets are meant for: its rows say so and judge nothing.
+Each figure is judged as the reader sees it, rounded.
 """
 
 from __future__ import annotations
 
 from dropout_ports.benchmarks.results.tables import Column
 from dropout_ports.benchmarks.results.throughput import share_text, with_shares
+from dropout_ports.benchmarks.suites.port_targets import port_target_rows
 
 DROPOUT_OWN_COPY = 3.0
 DROPOUT_FASTEST_COPY = 6.0
@@ -58,7 +60,7 @@ def measured_targets(doc: dict) -> list[dict]:
         floor, share = EPOCH_SHARES.get(row["variant"]), row.get("of_own_gemm")
         if floor is not None and share is not None:
             rows.append(_at_least(_epoch(row), share, floor, f">= {floor:.0%} of own GEMM"))
-    return rows + ([] if on_cpu else loop_rows(training["rows"]))
+    return rows + ([] if on_cpu else loop_rows(training["rows"])) + port_target_rows(doc)
 
 
 def _at_most(what: str, ratio: float, limit: float, unit: str) -> dict:
@@ -103,4 +105,5 @@ COLUMNS: list[Column] = [
     ("target", lambda r: r["target"]),
     ("measured", lambda r: r["measured"]),
     ("result", lambda r: QUICK_WORDS if r["met"] is None else "met" if r["met"] else "missed"),
+    ("a miss explained by (time breakdown)", lambda r: r.get("why", "-") if r["met"] is False else "-"),
 ]
