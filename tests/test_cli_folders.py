@@ -38,6 +38,27 @@ def test_a_folder_in_use_is_refused_at_once(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_an_interrupt_the_moment_the_lock_is_taken_lets_it_go(tmp_path, monkeypatch):
+    """A SIGTERM handled right after flock returned left the folder locked, and the interrupted
+    command could not record its interruption ("in use by another dropout-ports command")."""
+    import fcntl
+
+    from dropout_ports.benchmarks.results import folder
+
+    take = fcntl.flock
+
+    def interrupted(fd: int, operation: int) -> None:
+        take(fd, operation)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(folder.fcntl, "flock", interrupted)
+    with pytest.raises(KeyboardInterrupt), folder.ResultsFolder(tmp_path, "results.json"):
+        pass
+    monkeypatch.undo()
+    with folder.ResultsFolder(tmp_path, "results.json"):
+        pass  # the lock was let go
+
+
 def test_an_output_path_that_is_a_file_is_one_clear_line(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")

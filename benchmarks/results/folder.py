@@ -54,14 +54,14 @@ class ResultsFolder:
             raise FolderError(
                 f"cannot write to the output folder {self.path}: {err.strerror or err}"
             ) from err
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._release()
-            raise FolderError(
-                f"{self.path} is in use by another dropout-ports command; wait or pick another --out"
-            ) from None
-        try:  # from here the lock is held: anything raised, Ctrl-C included, must let it go
+        try:  # from the lock on, anything raised must let it go: Ctrl-C or SIGTERM too, even one
+            # raised the moment flock returns (a command interrupted then could not record it)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise FolderError(
+                    f"{self.path} is in use by another dropout-ports command; wait or pick another --out"
+                ) from None
             remove_stale_temporaries(self.path)
             if self.document.exists():
                 if not self.resume:
