@@ -1,4 +1,4 @@
-"""The targets that tell a port's own costs from its framework's (benchmarks/suites/port_targets.py),
+"""The targets that tell a port's own costs from its framework's (benchmarks/suites/targets.py),
 on a bench document made by hand, so every figure is known."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dropout_ports.benchmarks.suites.breakdown import DROPOUT, MATMULS, OVERHEAD, PARTS, REST, split
-from dropout_ports.benchmarks.suites.port_targets import best_mask_seconds, port_target_rows
+from dropout_ports.benchmarks.suites.targets import best_mask_seconds, port_target_rows
 
 
 def _epoch(backend: str, variant: str, rounds: list[float], floor_gflops: float = 100.0) -> dict:
