@@ -26,7 +26,6 @@ import statistics
 from dropout_ports.benchmarks.results.tables import Column
 from dropout_ports.benchmarks.suites.contenders import (
     EPOCH,
-    FLOOR,
     FLOOR_TINY,
     RATES_0,
     TINY,
@@ -67,10 +66,8 @@ def median_of(records: dict[str, list[dict]], label: str) -> float:
 
 def breakdown_rows(name: str, plan: list[dict], records: dict[str, list[dict]], scale: dict) -> list[dict]:
     """One row per variant of a port, in its own loop (the loop its ablations ran in). scale: the
-    epoch's "steps" and its full-batch equivalents ("batches": examples / batch size, the FLOPs'
-    count)."""
-    floors = [record for label, bursts in records.items() if label.endswith(FLOOR) for record in bursts]
-    floor_s = statistics.median(record["seconds"] for record in floors)
+    epoch's "steps", its full-batch equivalents ("batches": examples / batch size, the FLOPs'
+    count) and "floor_s", a step's floor (the median of the process's floor bursts)."""
     rows = []
     for entry in plan:
         if entry["kind"] != RATES_0:
@@ -81,7 +78,7 @@ def breakdown_rows(name: str, plan: list[dict], records: dict[str, list[dict]], 
             median_of(records, epoch),
             median_of(records, entry["key"]),
             median_of(records, key(variant, loop, TINY)),
-            (floor_s - median_of(records, FLOOR_TINY)) * scale["batches"],
+            (scale["floor_s"] - median_of(records, FLOOR_TINY)) * scale["batches"],
             (median_of(records, UPDATE) - median_of(records, UPDATE_TINY)) * scale["steps"],
         )
         rows.append({"backend": name, "variant": variant, "loop": loop, **parts})

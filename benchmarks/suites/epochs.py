@@ -83,7 +83,8 @@ def training(
             for entry in plan["plan"]
             if entry["kind"] == EPOCH
         ]
-        scale = {"steps": plan["steps"], "batches": plan["examples"] / cfg.batch_size}
+        floor_s = statistics.median(burst["seconds"] for burst in bursts)
+        scale = {"steps": plan["steps"], "batches": plan["examples"] / cfg.batch_size, "floor_s": floor_s}
         breakdown += breakdown_rows(name, plan["plan"], records[name], scale)
     sticks = combine_yardsticks(by_backend, cfg, quick)
     peak = add_shares(rows, sticks)
